@@ -1,0 +1,23 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, settings
+
+# PyTorch is the oracle; one thread keeps it deterministic and leaves the cores to xdist.
+torch.set_num_threads(1)
+
+settings.register_profile(
+    "default",
+    max_examples=int(os.environ.get("CNNKIT_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    derandomize=True,
+)
+settings.load_profile("default")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
