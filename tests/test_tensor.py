@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from tests.helpers import check_against_torch, check_gradients
 
 import cnnkit
-from tests.helpers import check_against_torch, check_gradients
 
 
 def test_python_floats_are_float32_and_ints_int64():

@@ -1,5 +1,4 @@
-"""Neural-network building blocks: ``cnnkit.nn.functional`` and (later) modules."""
+"""Neural-network building blocks: layers, ``functional`` and ``init``."""
 
 from cnnkit.nn import functional
-
-__all__ = ["functional"]
+from cnnkit.nn.modules import *

@@ -3,6 +3,8 @@
 Ops trust their inputs: argument checking happens at the API edge (``cnnkit.nn.functional``).
 """
 
+from cnnkit.ops.activation import *
+from cnnkit.ops.conv import *
 from cnnkit.ops.elementwise import (
     abs,
     add,
@@ -20,11 +22,10 @@ from cnnkit.ops.elementwise import (
     tanh,
 )
 from cnnkit.ops.linalg import matmul
+from cnnkit.ops.linear import *
+from cnnkit.ops.loss import *
+from cnnkit.ops.norm import *
+from cnnkit.ops.pool import *
 from cnnkit.ops.reduce import max, mean, sum
+from cnnkit.ops.resample import *
 from cnnkit.ops.shape import flatten, getitem, permute, reshape, transpose
-
-__all__ = [
-    "abs", "add", "cast", "div", "exp", "flatten", "getitem", "log", "matmul", "max", "mean",
-    "mul", "neg", "permute", "pow", "relu", "reshape", "sigmoid", "sqrt", "sub", "sum", "tanh",
-    "transpose",
-]

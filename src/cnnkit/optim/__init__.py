@@ -1,1 +1,1 @@
-"""cnnkit.optim"""
+"""Optimizers and learning-rate schedules with PyTorch's exact update rules."""

@@ -1,0 +1,5 @@
+"""Activations, softmax and padding: forward and backward side by side."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

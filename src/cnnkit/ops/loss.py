@@ -1,0 +1,5 @@
+"""Fused loss kernels: forward and backward side by side."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Max, average and adaptive pooling: forward and backward side by side."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Interpolation and pixel shuffle: forward and backward side by side."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Training loop, checkpoints, curves and the ``train``/``eval``/``predict`` commands."""
