@@ -10,12 +10,27 @@ from cnnkit.tensor import Tensor
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
-    """A Tensor from ``value``; Python scalars take the dtype of ``like`` (no type promotion)."""
+    """A Tensor from ``value``. A Python scalar takes the dtype of ``like`` unless it is of a
+    higher kind (bool < int < float), as in PyTorch: ``float32 * 2 -> float32``,
+    ``int64 * 2.5 -> float32``."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, int | float | bool):
+    if (
+        like is not None
+        and isinstance(value, int | float)
+        and scalar_kind(value) <= dtype_kind(like.dtype)
+    ):
         return Tensor(np.asarray(value, dtype=like.dtype))
     return Tensor(value)
+
+
+def dtype_kind(dtype: np.dtype) -> int:
+    """0 for bool, 1 for integers, 2 for floating point: PyTorch's promotion categories."""
+    return 2 if np.issubdtype(dtype, np.floating) else 1 if np.issubdtype(dtype, np.integer) else 0
+
+
+def scalar_kind(value: bool | int | float) -> int:
+    return 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -35,5 +50,5 @@ def normalize_dims(dim: int | tuple[int, ...] | list[int] | None, ndim: int) -> 
     """Non-negative axes; ``None`` means all of them."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(d % ndim if ndim else 0 for d in dims)
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    return tuple(int(d) % ndim if ndim else 0 for d in dims)

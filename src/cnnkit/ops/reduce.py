@@ -9,6 +9,8 @@ import numpy as np
 from cnnkit.ops._util import normalize_dims
 from cnnkit.tensor import Tensor
 
+__all__ = ["max", "mean", "sum"]
+
 
 def _expand_to(grad: np.ndarray, axes: tuple[int, ...], keepdim: bool, shape: tuple) -> np.ndarray:
     if not keepdim:
