@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from cnnkit import ops
+from cnnkit.ops._util import check_dim
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -219,7 +220,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise ValueError("cat expects a non-empty sequence of tensors, got tensors=[]")
     _check_same_ndim(tensors, "cat")
-    axis = _check_dim(dim, tensors[0].ndim, "cat")
+    axis = check_dim(dim, tensors[0].ndim)
     for i, t in enumerate(tensors[1:], 1):
         others = [s for j, s in enumerate(t.shape) if j != axis]
         first = [s for j, s in enumerate(tensors[0].shape) if j != axis]
@@ -242,7 +243,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {tensors[0].shape} at "
                 f"entry 0 and {t.shape} at entry {i}"
             )
-    axis = _check_dim(dim, tensors[0].ndim + 1, "stack")
+    axis = check_dim(dim, tensors[0].ndim + 1)
     return ops.stack(tensors, axis)
 
 
@@ -250,7 +251,7 @@ def split(
     tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0
 ) -> tuple[Tensor, ...]:
     """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of given sizes."""
-    axis = _check_dim(dim, tensor.ndim, "split")
+    axis = check_dim(dim, tensor.ndim)
     if isinstance(split_size_or_sections, int | np.integer):
         if split_size_or_sections <= 0:
             raise ValueError(
@@ -268,7 +269,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
     """At most ``chunks`` equal pieces along ``dim`` (the last may be smaller)."""
     if chunks <= 0:
         raise ValueError(f"chunks must be positive, got chunks={chunks}")
-    return ops.chunk(input, chunks, _check_dim(dim, input.ndim, "chunk"))
+    return ops.chunk(input, chunks, check_dim(dim, input.ndim))
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
@@ -284,15 +285,6 @@ def maximum(input: Tensor, other: Any) -> Tensor:
 def minimum(input: Tensor, other: Any) -> Tensor:
     """Elementwise minimum (broadcast); NaN propagates; ties share the gradient."""
     return ops.minimum(input, other)
-
-
-def _check_dim(dim: int, ndim: int, what: str) -> int:
-    if not -ndim <= dim < ndim:
-        raise IndexError(
-            f"{what}: dim={dim} is out of range for {ndim} dimensions "
-            f"(expected to be in range of [{-ndim}, {ndim - 1}])"
-        )
-    return dim % ndim
 
 
 def _check_same_ndim(tensors: list[Tensor], what: str) -> None:

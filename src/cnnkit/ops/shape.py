@@ -13,6 +13,7 @@ from cnnkit.tensor import Tensor
 __all__ = [
     "cat",
     "chunk",
+    "clone",
     "expand",
     "flatten",
     "getitem",
@@ -24,6 +25,11 @@ __all__ = [
     "transpose",
     "unsqueeze",
 ]
+
+
+def clone(a: Tensor) -> Tensor:
+    """A copy of the data; the gradient passes through unchanged."""
+    return Tensor.from_op(a.data.copy(), (a,), lambda g: (g,))
 
 
 def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
