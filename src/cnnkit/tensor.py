@@ -248,6 +248,10 @@ class Tensor:
                 )
 
         grads: dict[int, np.ndarray] = {id(self): gradient}
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # inf/nan as torch
+            self._run_backward(grads, retain_graph)
+
+    def _run_backward(self, grads: dict[int, np.ndarray], retain_graph: bool) -> None:
         for node in _topological_order(self):
             grad = grads.pop(id(node), None)
             if grad is None:

@@ -8,6 +8,10 @@ import numpy as np
 
 from cnnkit.tensor import Tensor
 
+# Decorator (and context manager) for ops where log(0), x / 0, sqrt(-1) or overflow are
+# legitimate: they give -inf/inf/nan quietly, as in PyTorch, instead of NumPy's warnings.
+ieee_silent = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """A Tensor from ``value``. A Python scalar takes the dtype of ``like`` unless it is of a
