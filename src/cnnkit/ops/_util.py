@@ -30,7 +30,10 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
 
 def dtype_kind(dtype: np.dtype) -> int:
     """0 for bool, 1 for integers, 2 for floating point: PyTorch's promotion categories."""
-    return 2 if np.issubdtype(dtype, np.floating) else 1 if np.issubdtype(dtype, np.integer) else 0
+    return _KIND_RANK.get(dtype.kind, 2)
+
+
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2}
 
 
 def scalar_kind(value: bool | int | float) -> int:

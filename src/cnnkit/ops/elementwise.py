@@ -38,6 +38,8 @@ __all__ = [
 def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     """PyTorch's promotion: the higher category (bool < int < float) wins; within a category a
     0-d tensor (or Python scalar) takes the dtype of the dimensioned operand."""
+    if a.dtype == b.dtype:
+        return a.dtype
     category_a, category_b = dtype_kind(a.dtype), dtype_kind(b.dtype)
     if category_a != category_b:
         return a.dtype if category_a > category_b else b.dtype
