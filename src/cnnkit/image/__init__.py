@@ -5,4 +5,5 @@ Layouts: a NumPy array (H, W) or (H, W, C) in gives a NumPy array of the same sh
 autograd, so any filter can sit inside a model. Boundary modes follow scipy.ndimage.
 """
 
+from cnnkit.image.features import *
 from cnnkit.image.filters import *

@@ -5,8 +5,9 @@ convolution and stays differentiable. Callers may hand in either
 
 * a NumPy array, scikit-image style: (H, W) grayscale or (H, W, C) channels-last colour. The
   result is a NumPy array of the same shape. Integer and bool arrays are converted to floating
-  point the way ``skimage.img_as_float`` converts unsigned images: divided by their dtype's
-  maximum (uint8 -> /255), giving float64. float32 stays float32, float64 stays float64.
+  point as ``skimage.img_as_float`` converts them: multiplied by 1 / (the dtype's maximum)
+  (uint8 -> [0, 1]; signed types -> [-1, 1]), giving float64. float32 stays float32, float64
+  stays float64.
 * a Tensor, PyTorch style: (N, C, H, W), floating point. The result is a Tensor of the same
   shape, recorded on the autograd tape.
 """
@@ -29,7 +30,9 @@ def as_float_array(image: Any, name: str = "image") -> np.ndarray:
     if array.dtype == bool:
         return array.astype(np.float64)
     if np.issubdtype(array.dtype, np.integer):
-        return array.astype(np.float64) / np.iinfo(array.dtype).max
+        # The same arithmetic as skimage.img_as_float, so results match it bit for bit.
+        scaled = np.multiply(array, 1.0 / np.iinfo(array.dtype).max, dtype=np.float64)
+        return np.maximum(scaled, -1.0) if np.issubdtype(array.dtype, np.signedinteger) else scaled
     if array.dtype == np.float16:
         return array.astype(np.float32)
     if not np.issubdtype(array.dtype, np.floating):
@@ -56,9 +59,7 @@ def to_batch(image: Image, name: str = "image") -> tuple[Tensor, Callable[[Tenso
 
     array = as_float_array(image, name)
     if array.ndim not in (2, 3):
-        raise ValueError(
-            f"{name} as an array must be (H, W) or (H, W, C), got shape {array.shape}"
-        )
+        raise ValueError(f"{name} as an array must be (H, W) or (H, W, C), got shape {array.shape}")
     check_not_empty(array.shape, name)
     if array.ndim == 2:
         return Tensor(array[None, None]), lambda out: out.data[0, 0]

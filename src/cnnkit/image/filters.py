@@ -63,14 +63,13 @@ def check_mode(mode: str) -> None:
         raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
 
 
-def boundary_indices(size: int, before: int, after: int, mode: str) -> np.ndarray:
-    """For each position of an axis extended by ``before`` / ``after`` samples, its source index.
+def source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
+    """Where each (possibly out-of-range) position along an axis of ``size`` reads from.
 
-    Follows scipy.ndimage for every non-constant mode, including extensions longer than the
-    axis (the pattern repeats).
+    Follows scipy.ndimage for every non-constant mode, also far outside the axis (the
+    pattern repeats). Mode 'constant' clips; the caller overwrites those positions.
     """
-    positions = np.arange(-before, size + after)
-    if mode == "nearest":
+    if mode in ("nearest", "constant"):
         return np.clip(positions, 0, size - 1)
     if mode == "wrap":
         return positions % size
@@ -86,27 +85,38 @@ def boundary_indices(size: int, before: int, after: int, mode: str) -> np.ndarra
     raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
 
 
-def extend(x: Tensor, axis: int, before: int, after: int, mode: str, cval: float) -> Tensor:
-    """Pad ``x`` along ``axis`` by ``before`` / ``after`` samples (differentiable)."""
-    size = x.shape[axis]
-    if mode == "constant":
-        shape = list(x.shape)
-        shape[axis] += before + after
-        out = np.full(shape, cval, dtype=x.dtype)
-        inside = [slice(None)] * x.ndim
-        inside[axis] = slice(before, before + size)
-        out[tuple(inside)] = x.data
-        return Tensor.from_op(out, (x,), lambda g: (g[tuple(inside)],))
+def gather_axis(x: Tensor, positions: np.ndarray, axis: int, mode: str, cval: float) -> Tensor:
+    """``out[..., i, ...] = x_extended[..., positions[i], ...]`` along ``axis`` (differentiable).
 
-    index = boundary_indices(size, before, after, mode)
+    ``x_extended`` is ``x`` continued past its ends by ``mode``; a gather, so an extension
+    longer than the axis itself is no special case.
+    """
+    size = x.shape[axis]
+    index = source_index(positions, size, mode)
+    outside = (positions < 0) | (positions >= size) if mode == "constant" else None
+    where_outside = [slice(None)] * x.ndim
+    if outside is not None:
+        where_outside[axis] = outside
+
+    out = np.take(x.data, index, axis=axis)
+    if outside is not None:
+        out[tuple(where_outside)] = cval
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        if outside is not None:
+            grad = grad.copy()
+            grad[tuple(where_outside)] = 0
         source = np.zeros(x.shape, dtype=grad.dtype)
-        # A source sample feeds several padded positions; their gradients add up.
+        # A source sample feeds several output positions; their gradients add up.
         np.add.at(np.moveaxis(source, axis, 0), index, np.moveaxis(grad, axis, 0))
         return (source,)
 
-    return Tensor.from_op(np.take(x.data, index, axis=axis), (x,), backward)
+    return Tensor.from_op(out, (x,), backward)
+
+
+def extend(x: Tensor, axis: int, before: int, after: int, mode: str, cval: float) -> Tensor:
+    """Pad ``x`` along ``axis`` by ``before`` / ``after`` samples (differentiable)."""
+    return gather_axis(x, np.arange(-before, x.shape[axis] + after), axis, mode, cval)
 
 
 # --- the core: correlation of every channel with one kernel ---------------------------------
@@ -287,9 +297,7 @@ def _sigma_pair(sigma: float | Sequence[float]) -> tuple[float, float]:
     if isinstance(sigma, Sequence | np.ndarray) and not isinstance(sigma, str):
         values = tuple(sigma)
         if len(values) != 2:
-            raise ValueError(
-                f"sigma must be a number or a (row, col) pair, got sigma={sigma!r}"
-            )
+            raise ValueError(f"sigma must be a number or a (row, col) pair, got sigma={sigma!r}")
         return _check_sigma(values[0]), _check_sigma(values[1])
     value = _check_sigma(sigma)
     return value, value
