@@ -7,3 +7,4 @@ autograd, so any filter can sit inside a model. Boundary modes follow scipy.ndim
 
 from cnnkit.image.features import *
 from cnnkit.image.filters import *
+from cnnkit.image.io import *
