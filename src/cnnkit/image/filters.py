@@ -176,14 +176,16 @@ def _filter(
     x, restore = to_batch(image)
     weights = _kernel_tensor(kernel, x.dtype, 2)
     oy, ox = _origin_pair(origin)
+    # Checked before flipping: the allowed range is the same for both, and the error must
+    # name the origin the caller gave.
+    _check_origin(oy, weights.shape[0])
+    _check_origin(ox, weights.shape[1])
     if flip:
         # True convolution = correlation with the flipped kernel; scipy moves the anchor of
         # an even-sized axis one step so that the flipped kernel keeps the same centre.
         weights = weights[::-1, ::-1]
         oy = -oy - (1 - weights.shape[0] % 2)
         ox = -ox - (1 - weights.shape[1] % 2)
-    _check_origin(oy, weights.shape[0])
-    _check_origin(ox, weights.shape[1])
     return restore(_correlate_batch(x, weights, mode, float(cval), (oy, ox)))
 
 
