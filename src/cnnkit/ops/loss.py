@@ -10,6 +10,8 @@ inputs; ``cnnkit.nn.functional`` checks them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from cnnkit.ops._util import unbroadcast
@@ -238,16 +240,16 @@ def _pointwise_loss(
     input: Tensor,
     target: Tensor,
     reduction: str,
-    loss_fn: object,
-    grad_fn: object,
+    loss_fn: Callable[[np.ndarray], np.ndarray],
+    grad_fn: Callable[[np.ndarray], np.ndarray],
 ) -> Tensor:
     """A loss of the difference d = input - target: loss_fn(d), d loss/d d = grad_fn(d)."""
     difference = input.data - target.data
-    loss = loss_fn(difference).astype(input.dtype, copy=False)  # type: ignore[operator]
+    loss = loss_fn(difference).astype(input.dtype, copy=False)
     out = _reduce_elements(loss, reduction)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        local = grad_fn(difference) * _element_upstream(grad, reduction, difference.shape)  # type: ignore[operator]
+        local = grad_fn(difference) * _element_upstream(grad, reduction, difference.shape)
         local = local.astype(input.dtype, copy=False)
         grad_input = unbroadcast(local, input.shape) if input.requires_grad else None
         grad_target = unbroadcast(-local, target.shape) if target.requires_grad else None
@@ -355,10 +357,7 @@ def binary_cross_entropy_with_logits(
                 local = (positive + 1 - y) * sigmoid - positive
             grad_input = (upstream * local).astype(x.dtype, copy=False)
         if target.requires_grad:
-            if pos_weight is None:
-                local = -x
-            else:
-                local = _log_sigmoid(-x) - _log_sigmoid(x) * pos_weight
+            local = -x if pos_weight is None else _log_sigmoid(-x) - _log_sigmoid(x) * pos_weight
             grad_target = (upstream * local).astype(x.dtype, copy=False)
         return grad_input, grad_target
 
