@@ -81,13 +81,26 @@ def _reduce_rows(per_row: np.ndarray, reduction: str, denominator: np.ndarray) -
 
 
 def _row_upstream(
-    grad: np.ndarray, reduction: str, denominator: np.ndarray, rows: int, dtype: np.dtype
+    grad: np.ndarray,
+    reduction: str,
+    denominator: np.ndarray,
+    rows: int,
+    dtype: np.dtype,
+    kept: np.ndarray | None = None,
 ) -> np.ndarray:
-    """d(reduced loss)/d(per-row loss) as an (M, 1) column."""
+    """d(reduced loss)/d(per-row loss) as an (M, 1) column, exactly 0 on ignored rows.
+
+    Zeroing ignored rows explicitly keeps them at 0 even when the mean's denominator is 0
+    (torch's gradient for an all-ignored batch is 0 there, not nan).
+    """
     if reduction == "none":
-        return grad.reshape(rows, 1)
-    scale = grad if reduction == "sum" else _safe_divide(grad, denominator)
-    return np.full((rows, 1), scale, dtype=dtype)
+        column = grad.reshape(rows, 1)
+    else:
+        scale = grad if reduction == "sum" else _safe_divide(grad, denominator)
+        column = np.full((rows, 1), scale, dtype=dtype)
+    if kept is not None:
+        column = np.where(kept[:, None], column, 0).astype(dtype, copy=False)
+    return column
 
 
 # --- cross entropy and negative log-likelihood ----------------------------------------------
@@ -125,7 +138,7 @@ def cross_entropy(
         out = out.reshape(target.shape)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        upstream = _row_upstream(grad, reduction, denominator, rows, dtype)
+        upstream = _row_upstream(grad, reduction, denominator, rows, dtype, kept)
         probs = np.exp(log_probs)
         grad_rows = probs * ((1 - label_smoothing) * row_weight)[:, None]
         grad_rows[np.arange(rows), safe_target] -= (1 - label_smoothing) * row_weight
@@ -136,7 +149,8 @@ def cross_entropy(
                 class_weight = weight.astype(dtype)
                 smooth_grad = class_weight.sum(dtype=dtype) * probs - class_weight
             grad_rows += (label_smoothing / classes) * kept[:, None] * smooth_grad
-        grad_rows *= upstream
+        with np.errstate(invalid="ignore"):  # 0 · inf of a zero-weight mean is nan, as torch
+            grad_rows *= upstream
         return (_classes_back(grad_rows.astype(dtype, copy=False), input.shape),)
 
     return Tensor.from_op(out, (input,), backward)
@@ -199,7 +213,9 @@ def nll_loss(
     dtype = input.dtype
     rows_in = _classes_last(input.data)
     rows = rows_in.shape[0]
-    safe_target, row_weight = _index_weights(target.reshape(-1), weight, ignore_index, dtype)
+    flat_target = target.reshape(-1)
+    safe_target, row_weight = _index_weights(flat_target, weight, ignore_index, dtype)
+    kept = flat_target != ignore_index
     per_row = (-rows_in[np.arange(rows), safe_target] * row_weight).astype(dtype, copy=False)
     denominator = row_weight.sum(dtype=dtype)
     out = _reduce_rows(per_row, reduction, denominator)
@@ -207,9 +223,10 @@ def nll_loss(
         out = out.reshape(target.shape)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        upstream = _row_upstream(grad, reduction, denominator, rows, dtype)
+        upstream = _row_upstream(grad, reduction, denominator, rows, dtype, kept)
         grad_rows = np.zeros_like(rows_in)
-        grad_rows[np.arange(rows), safe_target] = -row_weight * upstream[:, 0]
+        with np.errstate(invalid="ignore"):  # 0 · inf of a zero-weight mean is nan, as torch
+            grad_rows[np.arange(rows), safe_target] = -row_weight * upstream[:, 0]
         return (_classes_back(grad_rows, input.shape),)
 
     return Tensor.from_op(out, (input,), backward)
@@ -295,8 +312,9 @@ def binary_cross_entropy(
 ) -> Tensor:
     """-w (y log x + (1 - y) log(1 - x)) of probabilities x, logs clamped at -100 like torch."""
     x, y = input.data, target.data
-    log_x = np.maximum(np.log(x), _BCE_LOG_FLOOR)
-    log_not_x = np.maximum(np.log1p(-x), _BCE_LOG_FLOOR)
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped right away
+        log_x = np.maximum(np.log(x), _BCE_LOG_FLOOR)
+        log_not_x = np.maximum(np.log1p(-x), _BCE_LOG_FLOOR)
     loss = (y - 1) * log_not_x - y * log_x
     if weight is not None:
         loss = loss * weight
