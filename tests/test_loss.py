@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.helpers import check_against_torch, check_gradients
 
 import cnnkit
 import cnnkit.nn.functional as F
-from tests.helpers import check_against_torch, check_gradients
 
 REDUCTIONS = ("none", "mean", "sum")
 
