@@ -349,4 +349,3 @@ class RandomAffine:
         return (
             f"RandomAffine(degrees={self.degrees}, translate={self.translate}, scale={self.scale})"
         )
-
