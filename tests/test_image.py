@@ -7,6 +7,11 @@ float32 checks use the same tolerance against scipy's float64 result.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.ndimage as ndi
@@ -518,3 +523,17 @@ def test_cli_errors_are_one_line_and_non_zero(tmp_path, capsys, arguments, messa
     assert cli_main([a.format(**paths) for a in arguments]) == 1
     error = capsys.readouterr().err
     assert message in error and "Traceback" not in error
+
+
+def test_denoise_example_gains_psnr(tmp_path, camera):
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "camera.png"
+    PILImage.fromarray(camera[:128, :128]).save(source)
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "denoise.py"), str(source),
+         "-o", str(tmp_path / "out.png")],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
+    )  # fmt: skip
+    gain = float(result.stdout.split("dB (")[1].split(" dB")[0])
+    assert gain > 0 and (tmp_path / "out.png").exists()
