@@ -23,8 +23,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_rows = grad.reshape(-1, out_features)
         grad_input = (grad_rows @ weight.data).reshape(input.shape) if input.requires_grad else None
         grad_weight = grad_rows.T @ rows if weight.requires_grad else None
-        grad_bias = grad_rows.sum(axis=0) if bias is not None and bias.requires_grad else None
-        return grad_input, grad_weight, grad_bias
+        if bias is None:
+            return grad_input, grad_weight
+        return grad_input, grad_weight, grad_rows.sum(axis=0) if bias.requires_grad else None
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(out.reshape(out_shape), parents, backward)
