@@ -9,6 +9,7 @@ from cnnkit.tensor import Tensor
 
 __all__ = ["dropout", "dropout_channels", "linear"]
 
+
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``input @ weight.T + bias`` over the last dimension, as one op (two GEMMs backward)."""
     in_features = weight.shape[1]
