@@ -17,8 +17,9 @@ import cnnkit
 from cnnkit import optim
 from cnnkit.optim import lr_scheduler
 
-# Odd sizes on purpose: torch's vectorised kernels handle a tail of < 8 elements separately.
-SHAPES = [(7, 5), (3,), (4, 3, 3, 3)]
+# Odd sizes on purpose: torch's vectorised kernels handle a tail of < 8 elements separately,
+# and the float32 fused multiply-add works in blocks of 32768 elements.
+SHAPES = [(7, 5), (3,), (4, 3, 3, 3), (3, 23339)]
 STEPS = 25
 TRAJECTORY_RTOL = 1e-6
 
@@ -41,14 +42,16 @@ OPTIMIZER_CASES = [
 ]
 
 
-def _problem(seed: int, dtype: Any = np.float32) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
+def _problem(
+    seed: int, dtype: Any = np.float32, shapes: list[tuple[int, ...]] = SHAPES
+) -> tuple[list[np.ndarray], list[list[np.ndarray]]]:
     """Initial parameters and a gradient sequence; gradients vary in scale across steps."""
     rng = np.random.default_rng(seed)
-    initial = [rng.standard_normal(shape).astype(dtype) for shape in SHAPES]
+    initial = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
     grads = [
         [
             (rng.standard_normal(shape) * 10.0 ** rng.integers(-2, 2)).astype(dtype)
-            for shape in SHAPES
+            for shape in shapes
         ]
         for _ in range(STEPS)
     ]
@@ -75,8 +78,14 @@ def _assert_same_params(ours: list, theirs: list, rtol: float = TRAJECTORY_RTOL)
         assert_close(mine.data, reference.detach().numpy(), rtol, f"parameter {index}")
 
 
-def _run_both(name: str, options: dict, seed: int = 0, dtype: Any = np.float32) -> tuple:
-    initial, grads = _problem(seed, dtype)
+def _run_both(
+    name: str,
+    options: dict,
+    seed: int = 0,
+    dtype: Any = np.float32,
+    shapes: list[tuple[int, ...]] = SHAPES,
+) -> tuple:
+    initial, grads = _problem(seed, dtype, shapes)
     ours, theirs = _ours(initial), _theirs(initial)
     mine = getattr(optim, name)(ours, **options)
     reference = getattr(torch.optim, name)(theirs, **options)
@@ -92,6 +101,35 @@ def _run_both(name: str, options: dict, seed: int = 0, dtype: Any = np.float32) 
 @pytest.mark.parametrize(("name", "options"), OPTIMIZER_CASES)
 def test_optimizer_trajectory_matches_torch(name: str, options: dict) -> None:
     _run_both(name, options)
+
+
+@pytest.mark.parametrize(("name", "options"), OPTIMIZER_CASES[:6])
+def test_sgd_trajectory_is_bit_identical_to_torch(name: str, options: dict) -> None:
+    """SGD has no sqrt, whose float32 rounding torch leaves to its vector library, so
+    reproducing torch's fused multiply-adds makes every step bit-identical."""
+    initial, grads = _problem(9)
+    ours, theirs = _ours(initial), _theirs(initial)
+    mine, reference = optim.SGD(ours, **options), torch.optim.SGD(theirs, **options)
+    for step_grads in grads:
+        _set_grads(ours, theirs, step_grads)
+        mine.step()
+        reference.step()
+    for index, (param, torch_param) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_array_equal(param.data, torch_param.detach().numpy(), f"param {index}")
+
+
+def test_non_contiguous_parameters_update_in_place() -> None:
+    initial, grads = _problem(10)
+    base = cnnkit.Tensor(initial[0].T.copy().T, requires_grad=True)  # Fortran order
+    assert not base.data.flags.c_contiguous
+    reference = torch.tensor(initial[0].copy(), requires_grad=True)
+    mine = optim.SGD([base], lr=0.1, momentum=0.9, weight_decay=0.1)
+    theirs = torch.optim.SGD([reference], lr=0.1, momentum=0.9, weight_decay=0.1)
+    for step_grads in grads:
+        _set_grads([base], [reference], step_grads[:1])
+        mine.step()
+        theirs.step()
+    np.testing.assert_array_equal(base.data, reference.detach().numpy())
 
 
 @pytest.mark.parametrize(("name", "options"), OPTIMIZER_CASES[2:5] + OPTIMIZER_CASES[9:11])
@@ -121,7 +159,7 @@ def test_optimizer_hyperparameter_sweep_matches_torch(
         options = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay}
     else:
         options = {"lr": lr, "betas": (beta1, beta2), "weight_decay": weight_decay}
-    _run_both(name, options, seed=seed)
+    _run_both(name, options, seed=seed, shapes=SHAPES[:3])
 
 
 def test_param_groups_take_their_own_options_and_skip_params_without_grad() -> None:
@@ -266,7 +304,9 @@ def test_load_state_dict_rejects_mismatched_groups() -> None:
     saved = optim.SGD(params, lr=0.1).state_dict()
     with pytest.raises(ValueError, match="has 1 parameter groups, the optimizer has 2"):
         optim.SGD([{"params": params[:1]}, {"params": params[1:]}], lr=0.1).load_state_dict(saved)
-    with pytest.raises(ValueError, match="group 0 has 3 parameters, the optimizer's has 2"):
+    with pytest.raises(
+        ValueError, match=f"group 0 has {len(SHAPES)} parameters, the optimizer's has 2"
+    ):
         optim.SGD(params[:2], lr=0.1).load_state_dict(saved)
 
 
