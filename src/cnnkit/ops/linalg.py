@@ -9,6 +9,8 @@ import numpy as np
 from cnnkit.ops._util import as_tensor, unbroadcast
 from cnnkit.tensor import Tensor
 
+__all__ = ["matmul"]
+
 
 def matmul(a: Any, b: Any) -> Tensor:
     a, b = as_tensor(a), as_tensor(b)
