@@ -15,6 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.helpers import assert_close
 
+import cnnkit
+import cnnkit.nn.functional as F
 from cnnkit.arithmetic import (
     conv_matrix,
     conv_output_size,
@@ -27,17 +29,22 @@ from cnnkit.arithmetic import (
 
 
 def conv_output_shape(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
-    """Output size of the real conv2d on an (i, i + 1) input (the width checks a second axis)."""
-    x = torch.zeros(1, 1, i, i + 1)
-    out = TF.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
-    assert out.shape[3] == conv_output_size(i + 1, k, s, p, d)
-    return out.shape[2]
+    """Output size of the real conv2d (cnnkit's, and torch's: they must agree) on an (i, i + 1)
+    input (the width checks a second axis)."""
+    x, w = np.zeros((1, 1, i, i + 1), np.float32), np.zeros((1, 1, k, k), np.float32)
+    ours = F.conv2d(cnnkit.Tensor(x), cnnkit.Tensor(w), stride=s, padding=p, dilation=d).shape
+    theirs = TF.conv2d(torch.tensor(x), torch.tensor(w), stride=s, padding=p, dilation=d).shape
+    assert ours == tuple(theirs)
+    assert ours[3] == conv_output_size(i + 1, k, s, p, d)
+    return ours[2]
 
 
 def conv_transpose_output_shape(i: int, k: int, s: int, p: int, a: int, d: int = 1) -> int:
-    x = torch.zeros(1, 1, i, i)
-    w = torch.zeros(1, 1, k, k)
-    return TF.conv_transpose2d(x, w, stride=s, padding=p, output_padding=a, dilation=d).shape[2]
+    x, w = np.zeros((1, 1, i, i), np.float32), np.zeros((1, 1, k, k), np.float32)
+    options = {"stride": s, "padding": p, "output_padding": a, "dilation": d}
+    ours = F.conv_transpose2d(cnnkit.Tensor(x), cnnkit.Tensor(w), **options).shape
+    assert ours == tuple(TF.conv_transpose2d(torch.tensor(x), torch.tensor(w), **options).shape)
+    return ours[2]
 
 
 # (relationship, its formula as the paper writes it, examples (i, k, s, p, d, paper's o or None))
@@ -222,6 +229,15 @@ def test_transposed_convolution_is_the_papers_direct_convolution(
     ).numpy()
     actual = stretched_convolution(y, weight, stride, padding, output_padding, dilation)
     assert_close(actual, expected, 1e-10)
+    ours = F.conv_transpose2d(
+        cnnkit.Tensor(y),
+        cnnkit.Tensor(weight),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )
+    assert_close(ours.numpy(), actual, 1e-10)
 
 
 # ---- convolution as a matrix -------------------------------------------------------------------
@@ -268,6 +284,8 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
     C = conv_matrix(x.shape, weight, stride, padding, dilation)
     options = {"stride": stride, "padding": padding, "dilation": dilation}
     y = TF.conv2d(torch.tensor(x[None]), torch.tensor(weight), **options).numpy()[0]
+    ours = F.conv2d(cnnkit.Tensor(x[None]), cnnkit.Tensor(weight), **options).numpy()[0]
+    assert_close(C @ x.ravel(), ours.ravel(), 1e-12)
     assert C.shape == (y.size, x.size)
     assert_close(C @ x.ravel(), y.ravel(), 1e-12)
     assert_close(C.toarray() @ x.ravel(), y.ravel(), 1e-12)
@@ -281,14 +299,16 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
         torch.tensor(upstream[None]), torch.tensor(weight), output_padding=a, **options
     )
     assert_close(C.T @ upstream.ravel(), transposed.numpy().ravel(), 1e-12)
+    ours = F.conv_transpose2d(
+        cnnkit.Tensor(upstream[None]), cnnkit.Tensor(weight), output_padding=a, **options
+    )
+    assert_close(C.T @ upstream.ravel(), ours.numpy().ravel(), 1e-12)
     # Several columns at once: C @ X for X of shape (C_in*H*W, n).
     columns = rng.standard_normal((x.size, 3))
     assert_close(C @ columns, C.toarray() @ columns, 1e-12)
 
 
 def test_conv_matrix_accepts_a_tensor_weight_and_is_sparse():
-    import cnnkit
-
     weight = cnnkit.Tensor(np.ones((4, 2, 3, 3), dtype=np.float32))
     C = conv_matrix((2, 10, 10), weight, padding=1)
     assert C.shape == (4 * 100, 2 * 100)

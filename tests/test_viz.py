@@ -12,6 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+import cnnkit
+import cnnkit.nn.functional as F
 from cnnkit.cli import main
 from cnnkit.viz.animation import (
     BLUE,
@@ -36,8 +38,12 @@ def index_coded(shape: tuple[int, int]) -> torch.Tensor:
 
 
 def unfold_columns(x: torch.Tensor, **options) -> list[set[int]]:
-    """For each column (output element) of F.unfold, the flat indices of the non-zero inputs."""
-    columns = TF.unfold(x, **options)[0]
+    """For each column (output element) of F.unfold, the flat indices of the non-zero inputs.
+
+    cnnkit's unfold and torch's must give the same columns.
+    """
+    columns = F.unfold(cnnkit.Tensor(x.numpy()), **options).numpy()[0]
+    np.testing.assert_array_equal(columns, TF.unfold(x, **options)[0].numpy())
     return [{int(v) - 1 for v in column if v != 0} for column in columns.T]
 
 
@@ -52,7 +58,10 @@ def test_direct_footprint_matches_unfold(size, kernel, stride, padding, dilation
     try:
         plan = plan_convolution(size, kernel, stride, padding, dilation)
     except ValueError:
-        with pytest.raises(RuntimeError):  # torch agrees the output would be empty
+        # The operations agree that the output would be empty.
+        with pytest.raises(ValueError, match="input too small"):
+            F.unfold(cnnkit.Tensor(index_coded(size).numpy()), kernel, dilation, padding, stride)
+        with pytest.raises(RuntimeError):
             TF.unfold(index_coded(size), kernel, dilation, padding, stride)
         return
     columns = unfold_columns(
@@ -102,6 +111,13 @@ def test_transposed_footprint_matches_conv_transpose2d(
         **options,
     )
     assert tuple(reached.shape[2:]) == plan.output_shape
+    ours = F.conv_transpose2d(
+        cnnkit.Tensor(one_hot.numpy()),
+        cnnkit.Tensor(np.ones((1, 1, *kernel))),
+        output_padding=output_padding,
+        **options,
+    )
+    np.testing.assert_allclose(ours.numpy(), reached.numpy(), atol=1e-12)
     jacobian = reached.reshape(len(one_hot), -1) != 0  # (input element, output element)
     for frame in range(plan.num_frames):
         expected = set(np.nonzero(jacobian[:, frame].numpy())[0].tolist())
@@ -247,7 +263,7 @@ def test_bad_arguments(kwargs, error, match, tmp_path):
 
 
 def test_gallery_has_the_papers_sixteen_animations(tmp_path):
-    assert cnnkit(f"animate --gallery {tmp_path} --cell-size 8") == 0
+    assert run_cli(f"animate --gallery {tmp_path} --cell-size 8") == 0
     assert sorted(p.name for p in tmp_path.glob("*.gif")) == sorted(
         [f"{name}.gif" for name in GALLERY] + [f"{name}_transposed.gif" for name in GALLERY]
     )
@@ -269,30 +285,30 @@ def test_gallery_has_the_papers_sixteen_animations(tmp_path):
             assert gif.n_frames == settings["input_size"] ** 2, name
 
 
-def cnnkit(command: str) -> int:
+def run_cli(command: str) -> int:
     return main(shlex.split(command))
 
 
 def test_cli_animate_and_arithmetic(tmp_path, capsys):
     out = tmp_path / "conv.gif"
-    assert cnnkit(f"animate --input 5 --kernel 3 --stride 2 --padding 1 -o {out}") == 0
+    assert run_cli(f"animate --input 5 --kernel 3 --stride 2 --padding 1 -o {out}") == 0
     with Image.open(out) as gif:
         assert gif.n_frames == 9
     transposed = "--input 3x2 --kernel 2 --stride 2 --dilation 2 --transposed --output-padding 1"
-    assert cnnkit(f"animate {transposed} -o {out}") == 0
+    assert run_cli(f"animate {transposed} -o {out}") == 0
     with Image.open(out) as gif:
         assert gif.n_frames == 8 * 6  # (i'-1)s + d(k-1) + a + 1 per axis
-    assert cnnkit(f"animate --input 2 --kernel 3 -o {tmp_path / 'bad.gif'}") == 2
+    assert run_cli(f"animate --input 2 --kernel 3 -o {tmp_path / 'bad.gif'}") == 2
     assert "output size" in capsys.readouterr().err
-    assert cnnkit("arithmetic --input 6 --kernel 3 --stride 2 --padding 1") == 0
+    assert run_cli("arithmetic --input 6 --kernel 3 --stride 2 --padding 1") == 0
     printed = capsys.readouterr().out
     assert "input 6x6 -> output 3x3" in printed
     assert "output_padding 1x1" in printed
     assert (
-        cnnkit("arithmetic --input 3 --stride 2 --padding 1 --transposed --output-padding 1") == 0
+        run_cli("arithmetic --input 3 --stride 2 --padding 1 --transposed --output-padding 1") == 0
     )
     assert "stretched to 5x5" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        cnnkit("animate --input 5x")
+        run_cli("animate --input 5x")
     with pytest.raises(SystemExit):
-        cnnkit("animate")
+        run_cli("animate")
