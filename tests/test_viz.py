@@ -28,6 +28,7 @@ from cnnkit.viz.animation import (
     plan_convolution,
     shaded,
 )
+from cnnkit.viz.plots import GAP, GRID_LINE, diverging, plot_kernels
 
 pairs = st.tuples
 
@@ -312,3 +313,66 @@ def test_cli_animate_and_arithmetic(tmp_path, capsys):
         run_cli("animate --input 5x")
     with pytest.raises(SystemExit):
         run_cli("animate")
+
+
+# ---- kernels and feature maps --------------------------------------------------------------------
+
+
+def grids(path) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The page's pixels and the (left, top, right, bottom) box of each tile grid on it."""
+    pixels = np.asarray(Image.open(path).convert("RGB"))
+    is_line = np.all(pixels == GRID_LINE, axis=-1)
+    rows = np.nonzero(is_line.any(axis=1))[0]
+    boxes = []
+    for run in np.split(rows, np.nonzero(np.diff(rows) > 1)[0] + 1):
+        cols = np.nonzero(is_line[run[0] : run[-1] + 1].any(axis=0))[0]
+        boxes.append((int(cols[0]), int(run[0]), int(cols[-1]) + 1, int(run[-1]) + 1))
+    return pixels, boxes
+
+
+def tile_pixel(pixels, box, tile_shape, row, col, y, x, scale):
+    """Colour of element (y, x) of tile (row, col) in a grid drawn ``scale`` times enlarged."""
+    height, width = tile_shape[0] * scale, tile_shape[1] * scale
+    left = box[0] + GAP + col * (width + GAP) + x * scale + scale // 2
+    top = box[1] + GAP + row * (height + GAP) + y * scale + scale // 2
+    return tuple(int(v) for v in pixels[top, left])
+
+
+def test_plot_kernels_draws_each_kernel_scaled_to_its_own_maximum(tmp_path):
+    layer = torch.nn.Conv2d(2, 3, 2)
+    weight = np.zeros((3, 2, 2, 2))
+    weight[0, 0] = [[1.0, -1.0], [0.5, 0.0]]
+    weight[2, 1] = [[0.0, 0.0], [0.0, -0.01]]  # tiny, still full blue in its own tile
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight))
+    path = plot_kernels(torch.nn.Sequential(torch.nn.ReLU(), layer), tmp_path / "k.png", scale=6)
+    pixels, boxes = grids(path)
+    assert len(boxes) == 1
+    box = boxes[0]
+    assert (box[2] - box[0], box[3] - box[1]) == (2 * (12 + GAP) + GAP, 3 * (12 + GAP) + GAP)
+    at = lambda *index: tile_pixel(pixels, box, (2, 2), *index, scale=6)  # noqa: E731
+    assert at(0, 0, 0, 0) == tuple(diverging(np.array(1.0)))
+    assert at(0, 0, 0, 0) == (220, 50, 47)
+    assert at(0, 0, 0, 1) == (38, 139, 210)
+    assert at(0, 0, 1, 1) == (255, 255, 255)
+    assert at(0, 0, 1, 0) == tuple(diverging(np.array(0.5)))
+    assert at(2, 1, 1, 1) == (38, 139, 210)
+    assert at(1, 0, 0, 0) == (255, 255, 255)  # an all-zero kernel stays white
+
+
+def test_plot_kernels_rgb_filters(tmp_path):
+    layer = torch.nn.Conv2d(3, 5, 3)
+    path = plot_kernels(layer, tmp_path / "rgb.png", scale=4)
+    pixels, (box,) = grids(path)
+    weight = layer.weight.detach().numpy()
+    kernel = weight[4].transpose(1, 2, 0)  # tile 4: row 0, column 4
+    expected = np.round(255 * (kernel - kernel.min()) / (kernel.max() - kernel.min()))
+    for y, x in [(0, 0), (1, 2), (2, 1)]:
+        assert tile_pixel(pixels, box, (3, 3), 0, 4, y, x, 4) == tuple(expected[y, x])
+
+
+def test_plot_kernels_errors(tmp_path):
+    with pytest.raises(TypeError, match="Linear is not a Conv2d and contains none"):
+        plot_kernels(torch.nn.Linear(2, 2), tmp_path / "x.png")
+    with pytest.raises(ValueError, match="scale"):
+        plot_kernels(torch.nn.Conv2d(1, 1, 3), tmp_path / "x.png", scale=0)
