@@ -78,6 +78,8 @@ def run_animate(args: argparse.Namespace) -> int:
 def run_arithmetic(args: argparse.Namespace) -> int:
     from cnnkit.viz.animation import plan_convolution
 
+    if args.model is not None:
+        return print_model_fields(args.model, args.input)
     try:
         plan = plan_convolution(
             args.input,
@@ -92,6 +94,22 @@ def run_arithmetic(args: argparse.Namespace) -> int:
         print(f"cnnkit arithmetic: error: {error}", file=sys.stderr)
         return 2
     print(describe(plan))
+    return 0
+
+
+def print_model_fields(name: str, input_size: int | tuple[int, int]) -> int:
+    """Print the receptive-field table of a named model's convolutional part."""
+    from cnnkit.arithmetic import receptive_field
+    from cnnkit.models import get_model
+
+    size = (input_size, input_size) if isinstance(input_size, int) else input_size
+    try:
+        model = get_model(name)
+        front = getattr(model, "features", model)
+        print(receptive_field(front, (1, 1, *size)))
+    except (TypeError, ValueError) as error:
+        print(f"cnnkit arithmetic: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -172,10 +190,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
     arithmetic = subparsers.add_parser(
         "arithmetic",
-        help="output size and receptive field of a convolution",
-        description="Print the convolution arithmetic of one (transposed) convolution.",
+        help="output size and receptive field of a convolution or a model",
+        description="Print the convolution arithmetic of one (transposed) convolution, or with "
+        "--model the receptive field of every layer of a model's convolutional part.",
     )
     _add_geometry(arithmetic, input_required=True)
+    arithmetic.add_argument("--model", help="a model name (lenet5, vgg-small, ...)")
     arithmetic.set_defaults(func=run_arithmetic)
 
 
