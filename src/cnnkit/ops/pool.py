@@ -96,12 +96,17 @@ def _code_dtype(count: int) -> np.dtype:
 def _argmax_update(
     best: np.ndarray, code: np.ndarray, candidate: np.ndarray, offset: int, nan_aware: bool
 ) -> None:
-    """PyTorch's ``if (val > max || isnan(val))`` step, for all windows at once."""
+    """PyTorch's ``if (val > max || isnan(val)) {max = val; index = offset}``, for all windows.
+
+    Branch-free, because masked assignment costs a mispredicted branch per element (10x
+    slower): ``np.maximum`` gives the same values (NaN propagates as in PyTorch), and as
+    offsets arrive in increasing order, the updated code is ``max(code, offset * better)``.
+    """
     better = np.greater(candidate, best)
     if nan_aware:
         better |= np.isnan(candidate)
-    np.copyto(best, candidate, where=better)
-    np.copyto(code, offset, where=better)
+    np.maximum(best, candidate, out=best)
+    np.maximum(code, np.multiply(better, offset, dtype=code.dtype), out=code)
 
 
 def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) -> np.ndarray:
