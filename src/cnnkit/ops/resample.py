@@ -3,8 +3,7 @@
 Interpolation is separable: along each spatial axis, every output element is a weighted sum of
 a few input elements ("taps": 1 for nearest, 2 for linear, 4 for cubic). The op gathers each
 tap along the axis for all outputs at once, weights and adds them, axis after axis. Backward
-scatters the gradient back along the same taps; tap indices never decrease along an axis, so
-the scatter is a vectorised ``np.add.reduceat`` over runs of equal indices.
+is the transpose of each axis's (out, in) tap matrix, applied as a GEMM.
 
 Source positions follow PyTorch's CPU kernels bit for bit: the scale is ``1/scale_factor`` when
 a scale factor reaches the kernel and ``in/out`` otherwise, computed in float32 for float32
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.ops.pool import matmul_along_axis
 from cnnkit.tensor import Tensor
 
 __all__ = ["interpolate", "pixel_shuffle", "pixel_unshuffle"]
@@ -156,19 +156,14 @@ def _gather_axis(data: np.ndarray, taps: Taps, axis: int) -> np.ndarray:
     return out
 
 
-def _scatter_axis(grad: np.ndarray, taps: Taps, in_size: int, axis: int) -> np.ndarray:
-    """The transpose of ``_gather_axis``: sums gradient runs that share a source index."""
-    shape = list(grad.shape)
-    shape[axis] = in_size
-    result = np.zeros(shape, dtype=grad.dtype)
+def _tap_matrix(taps: Taps, in_size: int, dtype: np.dtype) -> np.ndarray:
+    """The (out, in) matrix of one axis's taps: ``_gather_axis`` is a product with it."""
+    out_size = len(taps[0][0])
+    matrix = np.zeros((out_size, in_size), dtype=dtype)
+    rows = np.arange(out_size)
     for index, weight in taps:
-        weighted = grad if weight is None else grad * _weights_along(weight, axis)
-        run_starts = np.flatnonzero(np.diff(index, prepend=-1))
-        sums = np.add.reduceat(weighted, run_starts, axis=axis)
-        target = [slice(None)] * grad.ndim
-        target[axis] = index[run_starts]
-        result[tuple(target)] += sums
-    return result
+        np.add.at(matrix, (rows, index), 1 if weight is None else weight)
+    return matrix
 
 
 def _is_identity(taps: Taps, in_size: int) -> bool:
@@ -221,11 +216,18 @@ def interpolate(
     if out is x.data:
         out = out.copy()
 
+    # Backward sends each output's gradient to its sources: a scatter with repeats, done as a
+    # GEMM with the transposed tap matrix (a scatter-add in NumPy is many times slower).
+    transposed = [
+        (axis, _tap_matrix(backward_taps[axis], spatial[axis], x.dtype).T)
+        for axis in range(-n, 0)
+        if not _is_identity(backward_taps[axis], spatial[axis])
+    ]
+
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        for axis in range(-n, 0):
-            if not _is_identity(backward_taps[axis], spatial[axis]):
-                grad = _scatter_axis(grad, backward_taps[axis], spatial[axis], axis)
-        return (grad,)
+        for axis, matrix in transposed:
+            grad = matmul_along_axis(grad, matrix, axis)
+        return (np.ascontiguousarray(grad),)
 
     return Tensor.from_op(out, (x,), backward)
 
