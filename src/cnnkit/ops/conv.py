@@ -1,5 +1,659 @@
-"""N-d convolution, transposed convolution, im2col (unfold), col2im (fold): fwd and bwd."""
+"""N-d convolution, transposed convolution, im2col (unfold), col2im (fold): fwd and bwd.
+
+Layout. The kernels work channels-last: an (N, C, *S) input is copied once into a zero-padded
+(N, *S, C) array, so an im2col row (one kernel window over the channels of a group) is a few
+contiguous runs and the GEMM result (rows N*prod(O), columns out-channels) is channels-last
+too. The result is handed back as an (N, C, *O) *view* of that array; the next convolution
+views it as channels-last again without a copy.
+
+Work. im2col is built in pieces of about one L2 cache into a reused buffer, and the GEMM
+consumes each piece while it is hot: the whole im2col matrix of a batch never exists. The
+batch is split between threads (``_parallel.parallel_map``).
+
+Gradients. conv's input gradient is, at stride 1, a convolution of the padded output gradient
+with the flipped weight; at larger strides a GEMM followed by col2im (a loop over kernel
+offsets). Its weight gradient is im2col(input)^T @ grad, piece by piece. The transposed
+convolution is the adjoint of a convolution, so it reuses the same three kernels: its forward
+is conv's input gradient, its input gradient is conv's forward, its weight gradient is conv's
+weight gradient with input and output swapped. Depthwise convolutions (one input channel per
+group) skip the GEMM: a loop over kernel offsets with broadcast multiply-adds.
+
+Weights inside the kernels have the "GEMM layout" (groups, *K, in/groups, out/groups): for
+each group a (prod(K) * in/groups, out/groups) matrix whose rows match the im2col columns.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from cnnkit.arithmetic.shapes import conv_output_size, conv_transpose_output_size
+from cnnkit.ops._parallel import get_num_threads, parallel_map
+from cnnkit.tensor import Tensor
+
+__all__ = ["conv", "conv_transpose", "fold", "unfold"]
+
+_CHUNK_BYTES = 1 << 20  # one im2col piece: about the 1 MiB L2 cache of a core
+_MIN_PARALLEL_BYTES = 1 << 18  # below this much im2col work, threads cost more than they save
+
+Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Per spatial dimension: kernel size, stride, dilation, zero padding before and after."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    pad_before: tuple[int, ...]
+    pad_after: tuple[int, ...]
+
+    def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
+        return tuple(
+            conv_output_size(i + b + a, k, s, 0, d)
+            for i, k, s, d, b, a in zip(
+                input_size,
+                self.kernel,
+                self.stride,
+                self.dilation,
+                self.pad_before,
+                self.pad_after,
+                strict=True,
+            )
+        )
+
+
+# --- layout helpers -------------------------------------------------------------------------
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, 1, -1)
+
+
+def _channels_first(x: np.ndarray) -> np.ndarray:
+    return np.moveaxis(x, -1, 1)
+
+
+def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarray:
+    """Channels-last ``x`` (N, *S, C) zero-padded per spatial dim, contiguous.
+
+    Negative amounts crop. Returns ``x`` itself when it is contiguous and nothing changes.
+    The copy (usually also an NCHW -> NHWC transpose) is split between the threads.
+    """
+    if not any(before) and not any(after) and x.flags.c_contiguous:
+        return x
+    spatial = x.shape[1:-1]
+    padded = [s + b + a for s, b, a in zip(spatial, before, after, strict=True)]
+    out = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
+    source, target = [], []
+    for size, b, a in zip(spatial, before, after, strict=True):
+        start, stop = max(-b, 0), max(size - max(-a, 0), max(-b, 0))
+        source.append(slice(start, stop))
+        target.append(slice(max(b, 0), max(b, 0) + stop - start))
+
+    def fill(samples: range) -> None:
+        out[(slice(samples.start, samples.stop), *target)] = x[
+            (slice(samples.start, samples.stop), *source)
+        ]
+
+    parallel_map(fill, _split_batch(x.shape[0], out.nbytes))
+    return out
+
+
+def _to_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
+    """(out, in/groups, *K) -> (groups, *K, in/groups, out/groups), contiguous."""
+    out_channels, in_per_group, *kernel = weight.shape
+    d = len(kernel)
+    grouped = weight.reshape(groups, out_channels // groups, in_per_group, *kernel)
+    return np.ascontiguousarray(grouped.transpose(0, *range(3, 3 + d), 2, 1))
+
+
+def _from_gemm_weight(weight: np.ndarray) -> np.ndarray:
+    """Inverse of ``_to_gemm_weight``."""
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    d = len(kernel)
+    standard = weight.transpose(0, d + 2, d + 1, *range(1, d + 1))
+    return np.ascontiguousarray(standard).reshape(groups * out_per_group, in_per_group, *kernel)
+
+
+def _windows(xp: np.ndarray, geometry: _Geometry, out_size: Sequence[int]) -> np.ndarray:
+    """Read-only view (N, *O, *K, C) of the padded channels-last ``xp``: every kernel window."""
+    strides = xp.strides
+    spatial = strides[1:-1]
+    return as_strided(
+        xp,
+        shape=(xp.shape[0], *out_size, *geometry.kernel, xp.shape[-1]),
+        strides=(
+            strides[0],
+            *(st * s for st, s in zip(spatial, geometry.stride, strict=True)),
+            *(st * d for st, d in zip(spatial, geometry.dilation, strict=True)),
+            strides[-1],
+        ),
+        writeable=False,
+    )
+
+
+def _tap_slices(
+    offset: Sequence[int], geometry: _Geometry, out_size: Sequence[int], first: tuple[int, int]
+) -> tuple[slice, ...]:
+    """Spatial slices of the padded input that kernel offset ``offset`` reads for outputs
+    ``first[0]:first[1]`` of the first dim and all outputs of the others."""
+    slices = []
+    for dim, (k, s, d) in enumerate(zip(offset, geometry.stride, geometry.dilation, strict=True)):
+        lo, hi = first if dim == 0 else (0, out_size[dim])
+        start = lo * s + k * d
+        slices.append(slice(start, start + (hi - lo - 1) * s + 1, s))
+    return tuple(slices)
+
+
+# --- work splitting ---------------------------------------------------------------------------
+def _split_batch(batch: int, work_bytes: int) -> list[range]:
+    """Contiguous sample ranges, one per thread (one range when the work is small)."""
+    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else min(get_num_threads(), batch)
+    bounds = [batch * t // threads for t in range(threads + 1)]
+    return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
+
+
+def _chunks(samples: range, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
+    """Pieces (n0, n1, r0, r1) of samples x first output dim, each about ``_CHUNK_BYTES``."""
+    line_bytes = max(row_bytes * math.prod(out_size[1:]), 1)
+    sample_bytes = line_bytes * out_size[0]
+    if sample_bytes <= _CHUNK_BYTES:
+        step = max(1, _CHUNK_BYTES // max(sample_bytes, 1))
+        return [
+            (n, min(n + step, samples.stop), 0, out_size[0])
+            for n in range(samples.start, samples.stop, step)
+        ]
+    lines = max(1, _CHUNK_BYTES // line_bytes)
+    return [
+        (n, n + 1, r, min(r + lines, out_size[0]))
+        for n in samples
+        for r in range(0, out_size[0], lines)
+    ]
+
+
+def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
+    n0, n1, r0, r1 = chunk
+    return (n1 - n0) * (r1 - r0) * math.prod(out_size[1:])
+
+
+# --- dense kernels (GEMM) ---------------------------------------------------------------------
+def _conv_cl(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    geometry: _Geometry,
+    out_size: Sequence[int],
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Valid convolution of padded channels-last ``xp`` (N, *Sp, C): (N, *O, out) contiguous.
+
+    ``bias`` (out,) is added piece by piece, while each piece of the output is in cache.
+    """
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    if in_per_group == 1 and groups > 1:
+        return _depthwise_cl(xp, weight, geometry, out_size, bias)
+    batch, itemsize = xp.shape[0], xp.dtype.itemsize
+    out = np.empty((batch, *out_size, groups * out_per_group), dtype=xp.dtype)
+    windows = _windows(xp, geometry, out_size)
+    row_length = math.prod(kernel) * in_per_group
+    matrices = weight.reshape(groups, row_length, out_per_group)
+    row_bytes = row_length * itemsize
+
+    def run(samples: range) -> None:
+        chunks = _chunks(samples, out_size, row_bytes)
+        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            rows = _chunk_rows(chunk, out_size)
+            out_rows = out[n0:n1, r0:r1].reshape(rows, -1)
+            for g in range(groups):
+                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
+                if block.flags.c_contiguous:  # 1x1 stride-1 kernels: im2col is the input
+                    columns = block.reshape(rows, row_length)
+                else:
+                    columns = buffer[: rows * row_length].reshape(block.shape)
+                    np.copyto(columns, block)
+                    columns = columns.reshape(rows, row_length)
+                target = out_rows[:, g * out_per_group : (g + 1) * out_per_group]
+                np.matmul(columns, matrices[g], out=target)
+            if bias is not None:
+                out_rows += bias
+
+    parallel_map(run, _split_batch(batch, out.size * row_length * itemsize))
+    return out
+
+
+def _conv_weight_grad_cl(
+    xp: np.ndarray, grad: np.ndarray, geometry: _Geometry, weight_shape: Sequence[int]
+) -> np.ndarray:
+    """d(weight) in GEMM layout from padded channels-last input and output gradient."""
+    groups, *kernel, in_per_group, out_per_group = weight_shape
+    if in_per_group == 1 and groups > 1:
+        return _depthwise_weight_grad_cl(xp, grad, geometry, weight_shape)
+    batch, *out_size, _ = grad.shape
+    itemsize = xp.dtype.itemsize
+    windows = _windows(xp, geometry, out_size)
+    row_length = math.prod(kernel) * in_per_group
+    row_bytes = row_length * itemsize
+
+    def run(samples: range) -> np.ndarray:
+        total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
+        chunks = _chunks(samples, out_size, row_bytes)
+        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            rows = _chunk_rows(chunk, out_size)
+            grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
+            for g in range(groups):
+                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
+                if block.flags.c_contiguous:
+                    columns = block.reshape(rows, row_length)
+                else:
+                    columns = buffer[: rows * row_length].reshape(block.shape)
+                    np.copyto(columns, block)
+                    columns = columns.reshape(rows, row_length)
+                total[g] += columns.T @ grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
+        return total
+
+    work = batch * math.prod(out_size) * row_length * groups * itemsize
+    partials = parallel_map(run, _split_batch(batch, work))
+    return sum(partials[1:], partials[0]).reshape(weight_shape)
+
+
+def _conv_input_grad_cl(
+    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+) -> np.ndarray:
+    """d(input) (N, *S, C) channels-last from the channels-last output gradient (N, *O, out)."""
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    d = len(kernel)
+    depthwise = in_per_group == 1 and groups > 1
+    # At stride 1 the input gradient is a "full" convolution of grad with the flipped,
+    # transposed weight. Its im2col copies prod(K) * out_per_group values per input position,
+    # col2im adds prod(K) * in_per_group: take the cheaper one (1x1 kernels need no im2col).
+    flipped_is_cheaper = math.prod(kernel) == 1 or out_per_group <= in_per_group
+    if all(s == 1 for s in geometry.stride) and flipped_is_cheaper and not depthwise:
+        # computed only where the unpadded input lies (a negative pad crops grad)
+        extents = [dl * (k - 1) for k, dl in zip(kernel, geometry.dilation, strict=True)]
+        before = [e - p for e, p in zip(extents, geometry.pad_before, strict=True)]
+        after = [
+            s + e - b - o
+            for s, e, b, o in zip(input_size, extents, before, grad.shape[1:-1], strict=True)
+        ]
+        flipped = weight[(slice(None), *[slice(None, None, -1)] * d)]
+        flipped = np.ascontiguousarray(np.swapaxes(flipped, -1, -2))
+        unit = _Geometry(tuple(kernel), geometry.stride, geometry.dilation, (0,) * d, (0,) * d)
+        return _conv_cl(_pad(grad, before, after), flipped, unit, tuple(input_size))
+    if depthwise:
+        return _depthwise_input_grad_cl(grad, weight, geometry, input_size)
+    return _col2im_input_grad_cl(grad, weight, geometry, input_size)
+
+
+def _col2im_input_grad_cl(
+    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+) -> np.ndarray:
+    """GEMM to im2col columns, then scatter-add them back, one kernel offset at a time."""
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    batch, *out_size, _ = grad.shape
+    itemsize = grad.dtype.itemsize
+    padded = [
+        s + b + a
+        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
+    ]
+    dxp = np.zeros((batch, *padded, groups * in_per_group), dtype=grad.dtype)
+    row_length = math.prod(kernel) * in_per_group
+    matrices = weight.reshape(groups, row_length, out_per_group)
+    offsets = list(np.ndindex(*kernel))
+
+    def run(samples: range) -> None:
+        chunks = _chunks(samples, out_size, row_length * itemsize)
+        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, grad.dtype)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            rows = _chunk_rows(chunk, out_size)
+            grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
+            for g in range(groups):
+                columns = buffer[: rows * row_length].reshape(rows, row_length)
+                group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
+                np.matmul(group_grad, matrices[g].T, out=columns)
+                columns = columns.reshape(n1 - n0, r1 - r0, *out_size[1:], *kernel, in_per_group)
+                channels = slice(g * in_per_group, (g + 1) * in_per_group)
+                for offset in offsets:
+                    spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
+                    dxp[(slice(n0, n1), *spatial, channels)] += columns[
+                        (Ellipsis, *offset, slice(None))
+                    ]
+
+    parallel_map(run, _split_batch(batch, batch * math.prod(out_size) * row_length * itemsize))
+    return _crop(dxp, geometry, input_size)
+
+
+def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.ndarray:
+    """The unpadded part of a padded channels-last array (a view)."""
+    return xp[
+        (
+            slice(None),
+            *(slice(b, b + s) for b, s in zip(geometry.pad_before, input_size, strict=True)),
+        )
+    ]
+
+
+# --- depthwise kernels (no GEMM) --------------------------------------------------------------
+# Several arrays stream through each piece (output, one input tap, a product), so the pieces
+# are a quarter of the im2col ones to stay in L2.
+def _depthwise_chunks(samples: range, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
+    return _chunks(samples, out_size, 4 * row_bytes)
+
+
+def _depthwise_taps(weight: np.ndarray) -> np.ndarray:
+    """GEMM-layout depthwise weight (G, *K, 1, m) as (prod(K), G, m): one (G, m) slab per tap."""
+    groups, *_, multiplier = weight.shape
+    return np.ascontiguousarray(np.moveaxis(weight.reshape(groups, -1, multiplier), 1, 0))
+
+
+def _tap(windows: np.ndarray, chunk: Chunk, offset: tuple[int, ...]) -> np.ndarray:
+    """Input values kernel offset ``offset`` meets in ``chunk``: (n, r, *O[1:], G, 1)."""
+    n0, n1, r0, r1 = chunk
+    return windows[(slice(n0, n1), slice(r0, r1), Ellipsis, *offset, slice(None))][..., None]
+
+
+def _depthwise_cl(
+    xp: np.ndarray,
+    weight: np.ndarray,
+    geometry: _Geometry,
+    out_size: Sequence[int],
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
+    """Depthwise forward: out[..., c, m] = sum over offsets t of x_t[..., c] * w[t, c, m]."""
+    groups, *kernel, _, multiplier = weight.shape
+    batch = xp.shape[0]
+    windows = _windows(xp, geometry, out_size)
+    taps = _depthwise_taps(weight)
+    offsets = list(np.ndindex(*kernel))
+    out = np.empty((batch, *out_size, groups, multiplier), dtype=xp.dtype)
+
+    def run(samples: range) -> None:
+        chunks = _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            total = out[n0:n1, r0:r1]
+            product = np.empty_like(total)
+            np.multiply(_tap(windows, chunk, offsets[0]), taps[0], out=total)
+            for index in range(1, len(offsets)):
+                np.multiply(_tap(windows, chunk, offsets[index]), taps[index], out=product)
+                total += product
+            if bias is not None:
+                total += bias.reshape(groups, multiplier)
+
+    parallel_map(run, _split_batch(batch, out.nbytes * len(offsets)))
+    return out.reshape(batch, *out_size, groups * multiplier)
+
+
+def _depthwise_weight_grad_cl(
+    xp: np.ndarray, grad: np.ndarray, geometry: _Geometry, weight_shape: Sequence[int]
+) -> np.ndarray:
+    groups, *kernel, _, multiplier = weight_shape
+    batch, *out_size, _ = grad.shape
+    windows = _windows(xp, geometry, out_size)
+    grad = grad.reshape(batch, *out_size, groups, multiplier)
+    offsets = list(np.ndindex(*kernel))
+
+    def run(samples: range) -> np.ndarray:
+        total = np.zeros((len(offsets), groups, multiplier), dtype=xp.dtype)
+        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize):
+            n0, n1, r0, r1 = chunk
+            grad_chunk = grad[n0:n1, r0:r1]
+            product = np.empty_like(grad_chunk)
+            for index, offset in enumerate(offsets):
+                np.multiply(_tap(windows, chunk, offset), grad_chunk, out=product)
+                total[index] += product.reshape(-1, groups, multiplier).sum(axis=0)
+        return total
+
+    partials = parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
+    total = sum(partials[1:], partials[0])  # (taps, groups, multiplier)
+    return np.ascontiguousarray(np.moveaxis(total, 0, 1)).reshape(weight_shape)
+
+
+def _depthwise_input_grad_cl(
+    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+) -> np.ndarray:
+    groups, *kernel, _, multiplier = weight.shape
+    batch, *out_size, _ = grad.shape
+    padded = [
+        s + b + a
+        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
+    ]
+    dxp = np.zeros((batch, *padded, groups), dtype=grad.dtype)
+    grad = grad.reshape(batch, *out_size, groups, multiplier)
+    taps = _depthwise_taps(weight)
+    offsets = list(np.ndindex(*kernel))
+
+    def run(samples: range) -> None:
+        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * grad.itemsize):
+            n0, n1, r0, r1 = chunk
+            grad_chunk = grad[n0:n1, r0:r1]
+            product = np.empty_like(grad_chunk)
+            for index, offset in enumerate(offsets):
+                np.multiply(grad_chunk, taps[index], out=product)
+                spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
+                dxp[(slice(n0, n1), *spatial)] += (
+                    product[..., 0] if multiplier == 1 else product.sum(axis=-1)
+                )
+
+    parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
+    return _crop(dxp, geometry, input_size)
+
+
+# --- ops --------------------------------------------------------------------------------------
+def conv(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Sequence[int],
+    padding: Sequence[tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+) -> Tensor:
+    """N-d convolution (cross-correlation, as in PyTorch) for N = weight.ndim - 2.
+
+    Args:
+        input: (N, C_in, *S) or unbatched (C_in, *S).
+        weight: (C_out, C_in / groups, *K).
+        bias: (C_out,) or None.
+        stride, dilation: one int per spatial dim.
+        padding: (before, after) zero padding per spatial dim (may differ, for 'same').
+        groups: number of channel groups.
+
+    Returns:
+        (N, C_out, *O) (or (C_out, *O)), O from ``conv_output_size``.
+    """
+    d = weight.ndim - 2
+    unbatched = input.ndim == d + 1
+    x = input.data[None] if unbatched else input.data
+    geometry = _Geometry(
+        tuple(weight.shape[2:]),
+        tuple(stride),
+        tuple(dilation),
+        tuple(p[0] for p in padding),
+        tuple(p[1] for p in padding),
+    )
+    input_size = x.shape[2:]
+    out_size = geometry.output_size(input_size)
+    gemm_weight = _to_gemm_weight(weight.data, groups)
+    xp = _pad(_channels_last(x), geometry.pad_before, geometry.pad_after)
+    out = _conv_cl(xp, gemm_weight, geometry, out_size, None if bias is None else bias.data)
+    result = _channels_first(out)
+    saved_input = xp if weight.requires_grad else None
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = _pad(_channels_last(grad), (0,) * d, (0,) * d)
+        grad_input = grad_weight = grad_bias = None
+        if input.requires_grad:
+            grad_input = _channels_first(
+                _conv_input_grad_cl(grad, gemm_weight, geometry, input_size)
+            )
+            grad_input = grad_input[0] if unbatched else grad_input
+        if saved_input is not None:
+            grad_weight = _from_gemm_weight(
+                _conv_weight_grad_cl(saved_input, grad, geometry, gemm_weight.shape)
+            )
+        if bias is not None and bias.requires_grad:
+            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+        return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def conv_transpose(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    stride: Sequence[int],
+    padding: Sequence[int],
+    output_padding: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+) -> Tensor:
+    """N-d transposed convolution: the adjoint (input gradient) of ``conv`` with this weight.
+
+    Args:
+        input: (N, C_in, *I) or unbatched (C_in, *I).
+        weight: (C_in, C_out / groups, *K) -- also the weight of the convolution it inverts,
+            which maps C_out channels to C_in.
+        bias: (C_out,) or None.
+        stride, padding, output_padding, dilation: one int per spatial dim.
+        groups: number of channel groups.
+
+    Returns:
+        (N, C_out, *O) (or (C_out, *O)), O from ``conv_transpose_output_size``.
+    """
+    d = weight.ndim - 2
+    unbatched = input.ndim == d + 1
+    x = input.data[None] if unbatched else input.data
+    kernel = tuple(weight.shape[2:])
+    geometry = _Geometry(kernel, tuple(stride), tuple(dilation), tuple(padding), tuple(padding))
+    input_size = x.shape[2:]
+    out_size = tuple(
+        conv_transpose_output_size(i, k, s, p, op, dl)
+        for i, k, s, p, op, dl in zip(
+            input_size, kernel, stride, padding, output_padding, dilation, strict=True
+        )
+    )
+    gemm_weight = _to_gemm_weight(weight.data, groups)
+    x_cl = _pad(_channels_last(x), (0,) * d, (0,) * d)
+    out = _conv_input_grad_cl(x_cl, gemm_weight, geometry, out_size)
+    out = out + bias.data if bias is not None else out
+    result = _channels_first(out)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = _channels_last(grad)
+        grad_padded = _pad(grad, geometry.pad_before, geometry.pad_after)
+        grad_input = grad_weight = grad_bias = None
+        if input.requires_grad:
+            grad_input = _channels_first(_conv_cl(grad_padded, gemm_weight, geometry, input_size))
+            grad_input = grad_input[0] if unbatched else grad_input
+        if weight.requires_grad:
+            grad_weight = _from_gemm_weight(
+                _conv_weight_grad_cl(grad_padded, x_cl, geometry, gemm_weight.shape)
+            )
+        if bias is not None and bias.requires_grad:
+            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+        return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+# --- im2col / col2im --------------------------------------------------------------------------
+def _im2col(x: np.ndarray, geometry: _Geometry) -> np.ndarray:
+    """(N, C, *S) -> (N, C * prod(K), L), rows ordered (channel, kernel offset) as in PyTorch."""
+    batch, channels, *input_size = x.shape
+    out_size = geometry.output_size(input_size)
+    x_cl = _pad(_channels_last(x), geometry.pad_before, geometry.pad_after)
+    windows = _windows(x_cl, geometry, out_size)  # (N, *O, *K, C)
+    d = len(out_size)
+    # (N, C, *K, *O) order, then one copy into the result
+    ordered = windows.transpose(0, 2 * d + 1, *range(d + 1, 2 * d + 1), *range(1, d + 1))
+    return ordered.reshape(batch, channels * math.prod(geometry.kernel), math.prod(out_size))
+
+
+def _col2im(columns: np.ndarray, input_size: Sequence[int], geometry: _Geometry) -> np.ndarray:
+    """Adjoint of ``_im2col``, overlaps summed: (N, C * prod(K), L) -> (N, C, *S)."""
+    batch = columns.shape[0]
+    out_size = geometry.output_size(input_size)
+    channels = columns.shape[1] // math.prod(geometry.kernel)
+    columns = columns.reshape(batch, channels, *geometry.kernel, *out_size)
+    padded = [
+        s + b + a
+        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
+    ]
+    xp = np.zeros((batch, channels, *padded), dtype=columns.dtype)
+    for offset in np.ndindex(*geometry.kernel):
+        spatial = _tap_slices(offset, geometry, out_size, (0, out_size[0]))
+        xp[(slice(None), slice(None), *spatial)] += columns[(slice(None), slice(None), *offset)]
+    return xp[
+        (
+            slice(None),
+            slice(None),
+            *(slice(b, b + s) for b, s in zip(geometry.pad_before, input_size, strict=True)),
+        )
+    ]
+
+
+def _sliding_geometry(
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    stride: Sequence[int],
+) -> _Geometry:
+    return _Geometry(
+        tuple(kernel_size), tuple(stride), tuple(dilation), tuple(padding), tuple(padding)
+    )
+
+
+def unfold(
+    input: Tensor,
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    stride: Sequence[int],
+) -> Tensor:
+    """im2col: (N, C, *S) (or (C, *S)) -> (N, C * prod(K), L), every sliding block a column."""
+    geometry = _sliding_geometry(kernel_size, dilation, padding, stride)
+    d = len(geometry.kernel)
+    unbatched = input.ndim == d + 1
+    x = input.data[None] if unbatched else input.data
+    input_size = x.shape[2:]
+    out = _im2col(x, geometry)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray]:
+        grad = _col2im(grad_output[None] if unbatched else grad_output, input_size, geometry)
+        return (grad[0] if unbatched else grad,)
+
+    return Tensor.from_op(out[0] if unbatched else out, (input,), backward)
+
+
+def fold(
+    input: Tensor,
+    output_size: Sequence[int],
+    kernel_size: Sequence[int],
+    dilation: Sequence[int],
+    padding: Sequence[int],
+    stride: Sequence[int],
+) -> Tensor:
+    """col2im: (N, C * prod(K), L) (or unbatched) -> (N, C, *output_size), overlaps summed."""
+    geometry = _sliding_geometry(kernel_size, dilation, padding, stride)
+    unbatched = input.ndim == 2
+    columns = input.data[None] if unbatched else input.data
+    out = _col2im(columns, tuple(output_size), geometry)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray]:
+        grad = _im2col(grad_output[None] if unbatched else grad_output, geometry)
+        return (grad[0] if unbatched else grad,)
+
+    return Tensor.from_op(out[0] if unbatched else out, (input,), backward)
