@@ -342,3 +342,26 @@ def test_deepcopy_and_pickle_give_independent_equal_models(rng: np.random.Genera
     clone = copy.deepcopy(model)
     clone[0].weight.data[...] = 0
     assert np.any(model[0].weight.data != 0)
+
+
+def test_forward_hooks_and_get_submodule() -> None:
+    model = nn.Sequential(
+        OrderedDict([("features", nn.Sequential(nn.Linear(2, 3))), ("act", nn.ReLU())])
+    )
+    assert model.get_submodule("features.0") is model.features[0]
+    assert model.get_submodule("") is model
+    with pytest.raises(AttributeError, match="no submodule named 'x'"):
+        model.get_submodule("features.x")
+    seen: list[tuple[int, ...]] = []
+    handle = model.features.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    doubled = model.act.register_forward_pre_hook(lambda m, args: args[0] * 2)
+    x = cnnkit.tensor(np.ones((4, 2), np.float32))
+    reference = model.features(x).relu().numpy()
+    np.testing.assert_allclose(model(x).numpy(), 2 * reference)
+    assert seen == [(4, 3), (4, 3)]
+    handle.remove()
+    doubled.remove()
+    with model.act.register_forward_hook(lambda m, args, out: out * 0):
+        assert np.all(model(x).numpy() == 0)
+    np.testing.assert_allclose(model(x).numpy(), reference)
+    assert len(seen) == 2
