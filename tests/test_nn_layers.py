@@ -414,3 +414,35 @@ def test_adaptive_max_pool_return_indices() -> None:
 def test_pooling_constructor_errors(call, error, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(error, match=match):
         call()
+
+
+# --- padding -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "args", "shape"),
+    [
+        ("ZeroPad1d", ((1, 2),), (2, 3, 5)),
+        ("ZeroPad2d", (2,), (2, 3, 4, 5)),
+        ("ZeroPad3d", ((1, 0, 2, 1, 0, 1),), (1, 2, 3, 4, 2)),
+        ("ConstantPad1d", (2, 3.5), (3, 5)),
+        ("ConstantPad2d", ((1, 2, 0, 1), -1.0), (2, 3, 4, 5)),
+        ("ConstantPad3d", (1, 0.5), (1, 2, 3, 4, 2)),
+        ("ReflectionPad1d", (2,), (2, 3, 5)),
+        ("ReflectionPad2d", ((1, 2, 3, 0),), (2, 3, 4, 5)),
+        ("ReflectionPad3d", (1,), (1, 2, 3, 4, 2)),
+        ("ReplicationPad1d", ((0, 3),), (2, 3, 5)),
+        ("ReplicationPad2d", (2,), (3, 4, 5)),
+        ("ReplicationPad3d", ((1, 2, 0, 1, 2, 0),), (1, 2, 3, 4, 2)),
+        ("CircularPad1d", (2,), (2, 3, 5)),
+        ("CircularPad2d", ((1, 2, 2, 1),), (2, 3, 4, 5)),
+        ("CircularPad3d", (1,), (1, 2, 3, 4, 2)),
+    ],
+)
+def test_padding_layers(name: str, args: tuple, shape: tuple[int, ...]) -> None:
+    check_layer(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), shape)
+
+
+def test_padding_layer_errors() -> None:
+    with pytest.raises(TypeError, match="padding must be an int or a tuple of 4 ints"):
+        nn.ReflectionPad2d((1, 2, 3))
+    with pytest.raises(ValueError, match="reflect padding must be smaller"):
+        nn.ReflectionPad1d(5)(cnnkit.tensor(np.zeros((1, 2, 5), np.float32)))
