@@ -37,6 +37,30 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x).flatten(1))
 
 
+class SmallCNN(nn.Module):
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(64),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Linear(64 * 7 * 7, 128),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).flatten(1))
+
+
 class VGG(nn.Module):
     def __init__(
         self, config: Sequence[int | str], num_classes: int = 10, in_channels: int = 3
@@ -121,4 +145,4 @@ def resnet20(num_classes: int = 10, in_channels: int = 3) -> ResNet:
     return ResNet((3, 3, 3), num_classes, in_channels)
 
 
-TWINS = {"lenet5": LeNet5, "vgg-small": vgg_small, "resnet20": resnet20}
+TWINS = {"lenet5": LeNet5, "small-cnn": SmallCNN, "vgg-small": vgg_small, "resnet20": resnet20}

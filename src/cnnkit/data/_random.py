@@ -11,23 +11,19 @@ from typing import Any
 
 import numpy as np
 
+from cnnkit.functions import get_generator
+
 
 def numpy_generator(generator: Any = None) -> np.random.Generator:
-    """The ``numpy.random.Generator`` behind ``generator``.
+    """The ``numpy.random.Generator`` to draw from: ``generator``, or the library-wide one.
 
     Args:
-        generator: ``None`` (the library-wide generator), a ``numpy.random.Generator``, or a
-            ``cnnkit.Generator``.
+        generator: ``None`` (the library-wide generator) or a ``numpy.random.Generator``.
     """
     if generator is None:
-        from cnnkit import functions
-
-        return functions.default_generator.numpy()
+        return get_generator()
     if isinstance(generator, np.random.Generator):
         return generator
-    if hasattr(generator, "numpy"):
-        return generator.numpy()
     raise TypeError(
-        "generator must be None, a numpy.random.Generator or a cnnkit.Generator, "
-        f"got {type(generator).__name__}"
+        f"generator must be None or a numpy.random.Generator, got {type(generator).__name__}"
     )

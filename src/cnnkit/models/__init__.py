@@ -1,4 +1,4 @@
-"""Ready-made networks: LeNet-5, a small VGG and CIFAR-style ResNet-20.
+"""Ready-made networks: LeNet-5, a small CNN, a small VGG and CIFAR-style ResNet-20.
 
 Each is a plain ``nn.Module`` whose ``state_dict`` keys match the equivalent PyTorch definition
 (``tests/torch_twins.py``), so weights move between the two with ``load_state_dict``.
@@ -12,10 +12,12 @@ from collections.abc import Callable
 from cnnkit import nn
 from cnnkit.models.lenet import LeNet5
 from cnnkit.models.resnet import BasicBlock, ResNet, resnet20
+from cnnkit.models.small_cnn import SmallCNN
 from cnnkit.models.vgg import VGG, VGG_SMALL_CONFIG, vgg_small
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "lenet5": LeNet5,
+    "small-cnn": SmallCNN,
     "vgg-small": vgg_small,
     "resnet20": resnet20,
 }
