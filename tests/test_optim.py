@@ -139,7 +139,9 @@ def test_optimizer_trajectory_matches_torch_in_float64(name: str, options: dict)
 
 @given(
     name=st.sampled_from(["SGD", "Adam", "AdamW"]),
-    lr=st.floats(1e-4, 0.5),
+    # torch's float32 sqrt (MKL) is up to ~3 ulp off, so Adam's steps differ by ~1e-7 · lr;
+    # an lr far above practice (0.5) on parameters of size ~0.3 reaches 1e-6 in 25 steps.
+    lr=st.floats(1e-4, 0.1),
     momentum=st.sampled_from([0.0, 0.5, 0.95]),
     beta1=st.floats(0.0, 0.99),
     beta2=st.floats(0.5, 0.9999),
