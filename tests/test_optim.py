@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 from typing import Any
@@ -407,8 +408,10 @@ def test_scheduler_state_dict_round_trip_continues_identically(name: str, option
     optimizer, scheduler = build()
     for _ in range(SCHEDULE_STEPS // 2):
         scheduler.step()
-    saved_optimizer = pickle.loads(pickle.dumps(optimizer.state_dict()))
-    saved_scheduler = pickle.loads(pickle.dumps(scheduler.state_dict()))
+    # No optimizer step ran, so both dicts are plain data; they must survive JSON (tuples
+    # become lists, int keys strings) as in a checkpoint's metadata.
+    saved_optimizer = json.loads(json.dumps(optimizer.state_dict()))
+    saved_scheduler = json.loads(json.dumps(scheduler.state_dict()))
     resumed_optimizer, resumed = build()
     resumed_optimizer.load_state_dict(saved_optimizer)
     resumed.load_state_dict(saved_scheduler)

@@ -189,6 +189,11 @@ class MultiStepLR(LRScheduler):
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a ``state_dict()``, also one that went through JSON (string keys)."""
+        super().load_state_dict(state_dict)
+        self.milestones = Counter({int(k): count for k, count in self.milestones.items()})
+
     def get_lr(self) -> list[float]:
         if self.last_epoch not in self.milestones:
             return self._group_lrs()
