@@ -407,6 +407,7 @@ def test_scheduler_state_dict_round_trip_continues_identically(name: str, option
 
     optimizer, scheduler = build()
     for _ in range(SCHEDULE_STEPS // 2):
+        optimizer.step()
         scheduler.step()
     # No optimizer step ran, so both dicts are plain data; they must survive JSON (tuples
     # become lists, int keys strings) as in a checkpoint's metadata.
@@ -416,7 +417,9 @@ def test_scheduler_state_dict_round_trip_continues_identically(name: str, option
     resumed_optimizer.load_state_dict(saved_optimizer)
     resumed.load_state_dict(saved_scheduler)
     for _ in range(SCHEDULE_STEPS // 2 - 1):
+        optimizer.step()
         scheduler.step()
+        resumed_optimizer.step()
         resumed.step()
         assert resumed.get_last_lr() == scheduler.get_last_lr()
         assert _options(resumed_optimizer) == _options(optimizer)
@@ -428,8 +431,10 @@ def _options(optimizer: optim.Optimizer) -> list[dict]:
 
 def test_cosine_annealing_follows_the_closed_form() -> None:
     params = [cnnkit.Tensor(np.zeros(2, np.float32), requires_grad=True)]
-    scheduler = lr_scheduler.CosineAnnealingLR(optim.SGD(params, lr=0.2), T_max=10, eta_min=0.01)
+    optimizer = optim.SGD(params, lr=0.2)
+    scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=10, eta_min=0.01)
     for epoch in range(1, 31):
+        optimizer.step()
         scheduler.step()
         expected = 0.01 + (0.2 - 0.01) * (1 + math.cos(math.pi * epoch / 10)) / 2
         assert math.isclose(scheduler.get_last_lr()[0], expected, rel_tol=1e-9, abs_tol=1e-12)
@@ -437,11 +442,20 @@ def test_cosine_annealing_follows_the_closed_form() -> None:
 
 def test_one_cycle_rejects_stepping_past_total_steps() -> None:
     params = [cnnkit.Tensor(np.zeros(2, np.float32), requires_grad=True)]
-    scheduler = lr_scheduler.OneCycleLR(optim.SGD(params, lr=0.1), max_lr=1.0, total_steps=3)
-    scheduler.step()
-    scheduler.step()
-    scheduler.step()
+    optimizer = optim.SGD(params, lr=0.1)
+    scheduler = lr_scheduler.OneCycleLR(optimizer, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
     with pytest.raises(ValueError, match="Tried to step 4 times. The specified number of total"):
+        scheduler.step()
+
+
+def test_scheduler_stepped_before_the_optimizer_warns_like_torch() -> None:
+    params = [cnnkit.Tensor(np.zeros(2, np.float32), requires_grad=True)]
+    optimizer = optim.SGD(params, lr=0.1)
+    scheduler = lr_scheduler.StepLR(optimizer, step_size=2)
+    with pytest.warns(UserWarning, match=r"before `optimizer.step\(\)`"):
         scheduler.step()
 
 

@@ -87,7 +87,7 @@ class Adam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:

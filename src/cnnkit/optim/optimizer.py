@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.tensor import Tensor
+from cnnkit.tensor import Tensor, enable_grad
 
 __all__ = ["Optimizer"]
 
@@ -83,6 +83,7 @@ class Optimizer:
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
+        self.steps_taken = 0  # lets a scheduler warn when it is stepped first
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
@@ -143,11 +144,11 @@ class Optimizer:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         raise NotImplementedError
 
-    def _evaluate(self, closure: Callable[[], Any] | None) -> Any:
+    def _begin_step(self, closure: Callable[[], Any] | None) -> Any:
+        """Count the step and evaluate ``closure`` (with gradients enabled), if given."""
+        self.steps_taken += 1
         if closure is None:
             return None
-        from cnnkit.tensor import enable_grad
-
         with enable_grad():
             return closure()
 
