@@ -348,6 +348,8 @@ def test_optimizers_reject_non_tensor_params() -> None:
         optim.SGD(cnnkit.Tensor(np.zeros(3, np.float32)), lr=0.1)
     with pytest.raises(TypeError, match="can only optimize Tensors, but one of the params is"):
         optim.Adam([np.zeros(3)])
+    with pytest.raises(TypeError, match="ordered collections"):
+        optim.Adam([{"params": set(_ours(_problem(8)[0]))}])
 
 
 # --- learning-rate schedulers ----------------------------------------------------------------
