@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-
 from benchmarks._runner import main
 
 
@@ -62,7 +61,6 @@ def build(label: str, side: str, threads: int) -> Callable[[], object]:
     images, labels = _batch(case)
     if side == "torch":
         import torch
-
         from tests.torch_twins import TWINS
 
         torch.set_num_threads(threads)
