@@ -146,6 +146,16 @@ def test_explicit_generator_makes_draws_deterministic() -> None:
     np.testing.assert_array_equal(first, second)
 
 
+def test_manual_seed_makes_layers_deterministic() -> None:
+    cnnkit.manual_seed(3)
+    layer_a = nn.Linear(5, 4).state_dict()
+    cnnkit.manual_seed(3)
+    layer_b = nn.Linear(5, 4).state_dict()
+    for key in layer_a:
+        np.testing.assert_array_equal(layer_a[key], layer_b[key])
+    assert not np.array_equal(layer_a["weight"], nn.Linear(5, 4).weight.data)
+
+
 def test_default_linear_init_follows_torch_bounds() -> None:
     layer = nn.Linear(400, 300)
     bound = 1 / math.sqrt(400)

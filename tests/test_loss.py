@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pytest
@@ -419,3 +420,76 @@ def test_regression_and_binary_losses_reject_bad_arguments() -> None:
         F.binary_cross_entropy_with_logits(
             _logits(), _logits(), pos_weight=cnnkit.Tensor(np.ones(4, np.float32))
         )
+
+
+# --- loss modules ----------------------------------------------------------------------------
+def _module_cases() -> list[tuple[str, dict, str]]:
+    """(class name, constructor options, kind of inputs)."""
+    weight = np.array([0.5, 1.0, 2.0], dtype=np.float32)
+    return [
+        ("CrossEntropyLoss", {}, "classes"),
+        (
+            "CrossEntropyLoss",
+            {"weight": weight, "ignore_index": 1, "reduction": "sum", "label_smoothing": 0.2},
+            "classes",
+        ),
+        ("NLLLoss", {"weight": weight, "reduction": "none"}, "classes"),
+        ("MSELoss", {"reduction": "sum"}, "pair"),
+        ("L1Loss", {}, "pair"),
+        ("SmoothL1Loss", {"beta": 0.5}, "pair"),
+        ("HuberLoss", {"reduction": "none", "delta": 0.3}, "pair"),
+        ("BCELoss", {"weight": weight}, "probabilities"),
+        ("BCEWithLogitsLoss", {"weight": weight, "pos_weight": weight * 2}, "binary"),
+    ]
+
+
+@pytest.mark.parametrize(("name", "options", "kind"), _module_cases())
+def test_loss_modules_match_torch_and_hold_weights_as_buffers(
+    name: str, options: dict, kind: str
+) -> None:
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    inputs = {
+        "classes": [x, np.array([0, 1, 2, 2])],
+        "pair": [x, rng.standard_normal((4, 3)).astype(np.float32)],
+        "probabilities": [1 / (1 + np.exp(-x)), rng.random((4, 3)).astype(np.float32)],
+        "binary": [x, rng.random((4, 3)).astype(np.float32)],
+    }[kind]
+    if name == "NLLLoss":
+        inputs[0] = inputs[0] - np.log(np.exp(inputs[0]).sum(1, keepdims=True))
+
+    def convert(value: Any, to: Any) -> Any:
+        return to(value) if isinstance(value, np.ndarray) else value
+
+    ours = getattr(cnnkit.nn, name)(**{k: convert(v, cnnkit.Tensor) for k, v in options.items()})
+    theirs = getattr(torch.nn, name)(
+        **{k: convert(v, torch.from_numpy) for k, v in options.items()}
+    )
+    check_against_torch(ours, theirs, inputs)
+    buffers = [key for key in ("weight", "pos_weight") if key in options]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == buffers
+    assert list(ours.parameters()) == []
+
+
+def test_loss_module_repr_shows_non_default_options() -> None:
+    assert repr(cnnkit.nn.CrossEntropyLoss()) == "CrossEntropyLoss()"
+    assert (
+        repr(cnnkit.nn.CrossEntropyLoss(ignore_index=255, label_smoothing=0.1))
+        == "CrossEntropyLoss(ignore_index=255, label_smoothing=0.1)"
+    )
+    assert repr(cnnkit.nn.MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: cnnkit.nn.CrossEntropyLoss(reduction="avg"), "reduction must be"),
+        (lambda: cnnkit.nn.CrossEntropyLoss(label_smoothing=2.0), "label_smoothing"),
+        (lambda: cnnkit.nn.SmoothL1Loss(beta=-0.5), "beta must be non-negative, got -0.5"),
+        (lambda: cnnkit.nn.HuberLoss(delta=-1.0), "delta must be positive, got -1.0"),
+        (lambda: cnnkit.nn.BCELoss(reduction=None), "reduction must be"),
+    ],
+)
+def test_loss_modules_reject_bad_options_at_construction(make: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -330,3 +330,15 @@ def test_repr_matches_torch() -> None:
     assert repr(small_cnn(nn)) == repr(small_cnn(torch.nn))
     assert repr(nn.Linear(3, 4, bias=False)) == repr(torch.nn.Linear(3, 4, bias=False))
     assert repr(nn.Sequential()) == repr(torch.nn.Sequential())
+
+
+def test_deepcopy_and_pickle_give_independent_equal_models(rng: np.random.Generator) -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    x = cnnkit.tensor(rng.standard_normal((5, 3)).astype(np.float32))
+    for clone in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert clone[0].weight is not model[0].weight
+        assert isinstance(clone[0].weight, nn.Parameter)
+        np.testing.assert_array_equal(clone(x).numpy(), model(x).numpy())
+    clone = copy.deepcopy(model)
+    clone[0].weight.data[...] = 0
+    assert np.any(model[0].weight.data != 0)

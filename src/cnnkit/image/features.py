@@ -71,11 +71,11 @@ def _correlate1d_scipy_order(
     eps = np.finfo(np.float64).eps
     symmetric = bool(np.all(np.abs(weights[radius + 1 :] - weights[:radius][::-1]) <= eps))
     wide = x if x.dtype == np.float64 else cast(x, np.dtype(np.float64))
-    positions = np.arange(x.shape[dim])
+    size = x.shape[dim]
     out = wide * weights[radius]
     for distance in range(radius, 0, -1):
-        before = gather_axis(wide, positions - distance, dim, mode, cval)
-        after = gather_axis(wide, positions + distance, dim, mode, cval)
+        before = gather_axis(wide, -distance, size - distance, dim, mode, cval)
+        after = gather_axis(wide, distance, size + distance, dim, mode, cval)
         pair = before + after if symmetric else before - after
         out = out + pair * weights[radius - distance]
     return out if x.dtype == np.float64 else cast(out, x.dtype)

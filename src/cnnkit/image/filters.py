@@ -85,30 +85,41 @@ def source_index(positions: np.ndarray, size: int, mode: str) -> np.ndarray:
     raise ValueError(f"mode must be one of {MODES}, got mode={mode!r}")
 
 
-def gather_axis(x: Tensor, positions: np.ndarray, axis: int, mode: str, cval: float) -> Tensor:
-    """``out[..., i, ...] = x_extended[..., positions[i], ...]`` along ``axis`` (differentiable).
+def gather_axis(x: Tensor, start: int, stop: int, axis: int, mode: str, cval: float) -> Tensor:
+    """Positions ``start .. stop - 1`` of ``x`` continued past its ends by ``mode``, along
+    ``axis`` (differentiable): ``out[..., i, ...] = x_extended[..., start + i, ...]``.
 
-    ``x_extended`` is ``x`` continued past its ends by ``mode``; a gather, so an extension
-    longer than the axis itself is no special case.
+    A gather, so extensions longer than the axis itself need no special case.
     """
     size = x.shape[axis]
+    positions = np.arange(start, stop)
     index = source_index(positions, size, mode)
-    outside = (positions < 0) | (positions >= size) if mode == "constant" else None
-    where_outside = [slice(None)] * x.ndim
-    if outside is not None:
-        where_outside[axis] = outside
+    # The positions inside the image are one contiguous run that maps onto itself.
+    first, last = max(start, 0), min(stop, size)
+    inner_out = slice(first - start, max(last - start, first - start))
+    inner_in = slice(first, max(last, first))
+    outside = np.ones(len(positions), dtype=bool)
+    outside[inner_out] = False
+
+    def along(array: np.ndarray, where: Any) -> tuple:
+        key = [slice(None)] * array.ndim
+        key[axis] = where
+        return tuple(key)
 
     out = np.take(x.data, index, axis=axis)
-    if outside is not None:
-        out[tuple(where_outside)] = cval
+    if mode == "constant":
+        out[along(out, outside)] = cval
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        if outside is not None:
-            grad = grad.copy()
-            grad[tuple(where_outside)] = 0
         source = np.zeros(x.shape, dtype=grad.dtype)
-        # A source sample feeds several output positions; their gradients add up.
-        np.add.at(np.moveaxis(source, axis, 0), index, np.moveaxis(grad, axis, 0))
+        source[along(source, inner_in)] = grad[along(grad, inner_out)]
+        if mode != "constant" and outside.any():
+            # A source sample feeds several extended positions; their gradients add up.
+            np.add.at(
+                np.moveaxis(source, axis, 0),
+                index[outside],
+                np.moveaxis(grad[along(grad, outside)], axis, 0),
+            )
         return (source,)
 
     return Tensor.from_op(out, (x,), backward)
@@ -116,7 +127,7 @@ def gather_axis(x: Tensor, positions: np.ndarray, axis: int, mode: str, cval: fl
 
 def extend(x: Tensor, axis: int, before: int, after: int, mode: str, cval: float) -> Tensor:
     """Pad ``x`` along ``axis`` by ``before`` / ``after`` samples (differentiable)."""
-    return gather_axis(x, np.arange(-before, x.shape[axis] + after), axis, mode, cval)
+    return gather_axis(x, -before, x.shape[axis] + after, axis, mode, cval)
 
 
 # --- the core: correlation of every channel with one kernel ---------------------------------
@@ -176,14 +187,16 @@ def _filter(
     x, restore = to_batch(image)
     weights = _kernel_tensor(kernel, x.dtype, 2)
     oy, ox = _origin_pair(origin)
+    # Checked before flipping: the allowed range is the same for both, and the error must
+    # name the origin the caller gave.
+    _check_origin(oy, weights.shape[0])
+    _check_origin(ox, weights.shape[1])
     if flip:
         # True convolution = correlation with the flipped kernel; scipy moves the anchor of
         # an even-sized axis one step so that the flipped kernel keeps the same centre.
         weights = weights[::-1, ::-1]
         oy = -oy - (1 - weights.shape[0] % 2)
         ox = -ox - (1 - weights.shape[1] % 2)
-    _check_origin(oy, weights.shape[0])
-    _check_origin(ox, weights.shape[1])
     return restore(_correlate_batch(x, weights, mode, float(cval), (oy, ox)))
 
 

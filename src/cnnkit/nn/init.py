@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.ops.linear import temporary_library_generator
+from cnnkit.functions import get_generator
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -48,7 +48,7 @@ def _fill(tensor: Tensor, values: Any) -> Tensor:
 
 
 def _generator(generator: np.random.Generator | None) -> np.random.Generator:
-    return temporary_library_generator() if generator is None else generator
+    return get_generator() if generator is None else generator
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:

@@ -68,8 +68,10 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
         out = 0.5 * x * (1 + t)
         local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
     else:
-        cdf = (0.5 * (1 + erf(x * (1 / math.sqrt(2))))).astype(a.dtype, copy=False)
-        out = x * cdf
+        # erf rounded to the input's dtype, then the rest in that dtype, as PyTorch does
+        erf_x = erf(x * (1 / math.sqrt(2))).astype(a.dtype, copy=False)
+        cdf = 0.5 * (1 + erf_x)
+        out = x * 0.5 * (1 + erf_x)
         local = cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
 
@@ -161,7 +163,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     fits, split at 1/0.35); beyond, 1. NaN stays NaN.
     """
     x = np.asarray(x, dtype=np.float64)
-    magnitude = np.abs(x)
+    magnitude = np.abs(x.reshape(-1))
     out = magnitude.copy()  # NaN falls in no range below and stays NaN
 
     small = magnitude < 0.84375
@@ -188,7 +190,7 @@ def erf(x: np.ndarray) -> np.ndarray:
         out[in_range] = 1 - tail / t
 
     out[magnitude >= 6] = 1.0
-    return np.copysign(out, x)
+    return np.copysign(out.reshape(x.shape), x)
 
 
 # --- pad --------------------------------------------------------------------------------------

@@ -81,18 +81,25 @@ def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarr
     """Channels-last ``x`` (N, *S, C) zero-padded per spatial dim, contiguous.
 
     Negative amounts crop. Returns ``x`` itself when it is contiguous and nothing changes.
+    The copy (usually also an NCHW -> NHWC transpose) is split between the threads.
     """
     if not any(before) and not any(after) and x.flags.c_contiguous:
         return x
     spatial = x.shape[1:-1]
     padded = [s + b + a for s, b, a in zip(spatial, before, after, strict=True)]
     out = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
-    source, target = [slice(None)], [slice(None)]
+    source, target = [], []
     for size, b, a in zip(spatial, before, after, strict=True):
         start, stop = max(-b, 0), max(size - max(-a, 0), max(-b, 0))
         source.append(slice(start, stop))
         target.append(slice(max(b, 0), max(b, 0) + stop - start))
-    out[tuple(target)] = x[tuple(source)]
+
+    def fill(samples: range) -> None:
+        out[(slice(samples.start, samples.stop), *target)] = x[
+            (slice(samples.start, samples.stop), *source)
+        ]
+
+    parallel_map(fill, _split_batch(x.shape[0], out.nbytes))
     return out
 
 
@@ -175,12 +182,19 @@ def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
 
 # --- dense kernels (GEMM) ---------------------------------------------------------------------
 def _conv_cl(
-    xp: np.ndarray, weight: np.ndarray, geometry: _Geometry, out_size: Sequence[int]
+    xp: np.ndarray,
+    weight: np.ndarray,
+    geometry: _Geometry,
+    out_size: Sequence[int],
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Valid convolution of padded channels-last ``xp`` (N, *Sp, C): (N, *O, out) contiguous."""
+    """Valid convolution of padded channels-last ``xp`` (N, *Sp, C): (N, *O, out) contiguous.
+
+    ``bias`` (out,) is added piece by piece, while each piece of the output is in cache.
+    """
     groups, *kernel, in_per_group, out_per_group = weight.shape
     if in_per_group == 1 and groups > 1:
-        return _depthwise_cl(xp, weight, geometry, out_size)
+        return _depthwise_cl(xp, weight, geometry, out_size, bias)
     batch, itemsize = xp.shape[0], xp.dtype.itemsize
     out = np.empty((batch, *out_size, groups * out_per_group), dtype=xp.dtype)
     windows = _windows(xp, geometry, out_size)
@@ -205,6 +219,8 @@ def _conv_cl(
                     columns = columns.reshape(rows, row_length)
                 target = out_rows[:, g * out_per_group : (g + 1) * out_per_group]
                 np.matmul(columns, matrices[g], out=target)
+            if bias is not None:
+                out_rows += bias
 
     parallel_map(run, _split_batch(batch, out.size * row_length * itemsize))
     return out
@@ -254,9 +270,12 @@ def _conv_input_grad_cl(
     groups, *kernel, in_per_group, out_per_group = weight.shape
     d = len(kernel)
     depthwise = in_per_group == 1 and groups > 1
-    if all(s == 1 for s in geometry.stride) and not (depthwise and out_per_group > 1):
-        # Stride 1: a "full" convolution of grad with the flipped, transposed weight, computed
-        # only where the unpadded input lies (a negative pad crops grad).
+    # At stride 1 the input gradient is a "full" convolution of grad with the flipped,
+    # transposed weight. Its im2col copies prod(K) * out_per_group values per input position,
+    # col2im adds prod(K) * in_per_group: take the cheaper one (1x1 kernels need no im2col).
+    flipped_is_cheaper = math.prod(kernel) == 1 or out_per_group <= in_per_group
+    if all(s == 1 for s in geometry.stride) and flipped_is_cheaper and not depthwise:
+        # computed only where the unpadded input lies (a negative pad crops grad)
         extents = [dl * (k - 1) for k, dl in zip(kernel, geometry.dilation, strict=True)]
         before = [e - p for e, p in zip(extents, geometry.pad_before, strict=True)]
         after = [
@@ -322,9 +341,10 @@ def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.
 
 
 # --- depthwise kernels (no GEMM) --------------------------------------------------------------
-def _sample_chunks(samples: range, sample_bytes: int) -> list[tuple[int, int]]:
-    step = max(1, _CHUNK_BYTES // max(sample_bytes, 1))
-    return [(n, min(n + step, samples.stop)) for n in range(samples.start, samples.stop, step)]
+# Several arrays stream through each piece (output, one input tap, a product), so the pieces
+# are a quarter of the im2col ones to stay in L2.
+def _depthwise_chunks(samples: range, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
+    return _chunks(samples, out_size, 4 * row_bytes)
 
 
 def _depthwise_taps(weight: np.ndarray) -> np.ndarray:
@@ -333,31 +353,41 @@ def _depthwise_taps(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(weight.reshape(groups, -1, multiplier), 1, 0))
 
 
+def _tap(windows: np.ndarray, chunk: Chunk, offset: tuple[int, ...]) -> np.ndarray:
+    """Input values kernel offset ``offset`` meets in ``chunk``: (n, r, *O[1:], G, 1)."""
+    n0, n1, r0, r1 = chunk
+    return windows[(slice(n0, n1), slice(r0, r1), Ellipsis, *offset, slice(None))][..., None]
+
+
 def _depthwise_cl(
-    xp: np.ndarray, weight: np.ndarray, geometry: _Geometry, out_size: Sequence[int]
+    xp: np.ndarray,
+    weight: np.ndarray,
+    geometry: _Geometry,
+    out_size: Sequence[int],
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """Depthwise forward: out[..., c, m] = sum over offsets t of x_t[..., c] * w[t, c, m]."""
     groups, *kernel, _, multiplier = weight.shape
-    d = len(kernel)
     batch = xp.shape[0]
     windows = _windows(xp, geometry, out_size)
     taps = _depthwise_taps(weight)
+    offsets = list(np.ndindex(*kernel))
     out = np.empty((batch, *out_size, groups, multiplier), dtype=xp.dtype)
-    sample_bytes = out[0].nbytes
 
     def run(samples: range) -> None:
-        for n0, n1 in _sample_chunks(samples, sample_bytes):
-            total = out[n0:n1]
+        chunks = _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            total = out[n0:n1, r0:r1]
             product = np.empty_like(total)
-            for index, offset in enumerate(np.ndindex(*kernel)):
-                tap = windows[(slice(n0, n1), *[slice(None)] * d, *offset)][..., None]
-                if index == 0:
-                    np.multiply(tap, taps[0], out=total)
-                else:
-                    np.multiply(tap, taps[index], out=product)
-                    total += product
+            np.multiply(_tap(windows, chunk, offsets[0]), taps[0], out=total)
+            for index in range(1, len(offsets)):
+                np.multiply(_tap(windows, chunk, offsets[index]), taps[index], out=product)
+                total += product
+            if bias is not None:
+                total += bias.reshape(groups, multiplier)
 
-    parallel_map(run, _split_batch(batch, out.nbytes * len(taps)))
+    parallel_map(run, _split_batch(batch, out.nbytes * len(offsets)))
     return out.reshape(batch, *out_size, groups * multiplier)
 
 
@@ -365,23 +395,23 @@ def _depthwise_weight_grad_cl(
     xp: np.ndarray, grad: np.ndarray, geometry: _Geometry, weight_shape: Sequence[int]
 ) -> np.ndarray:
     groups, *kernel, _, multiplier = weight_shape
-    d = len(kernel)
     batch, *out_size, _ = grad.shape
     windows = _windows(xp, geometry, out_size)
     grad = grad.reshape(batch, *out_size, groups, multiplier)
-    taps = math.prod(kernel)
+    offsets = list(np.ndindex(*kernel))
 
     def run(samples: range) -> np.ndarray:
-        total = np.zeros((taps, groups, multiplier), dtype=xp.dtype)
-        for n0, n1 in _sample_chunks(samples, grad[0].nbytes):
-            product = np.empty_like(grad[n0:n1])
-            for index, offset in enumerate(np.ndindex(*kernel)):
-                tap = windows[(slice(n0, n1), *[slice(None)] * d, *offset)][..., None]
-                np.multiply(tap, grad[n0:n1], out=product)
+        total = np.zeros((len(offsets), groups, multiplier), dtype=xp.dtype)
+        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize):
+            n0, n1, r0, r1 = chunk
+            grad_chunk = grad[n0:n1, r0:r1]
+            product = np.empty_like(grad_chunk)
+            for index, offset in enumerate(offsets):
+                np.multiply(_tap(windows, chunk, offset), grad_chunk, out=product)
                 total[index] += product.reshape(-1, groups, multiplier).sum(axis=0)
         return total
 
-    partials = parallel_map(run, _split_batch(batch, grad.nbytes * taps))
+    partials = parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
     total = sum(partials[1:], partials[0])  # (taps, groups, multiplier)
     return np.ascontiguousarray(np.moveaxis(total, 0, 1)).reshape(weight_shape)
 
@@ -398,17 +428,21 @@ def _depthwise_input_grad_cl(
     dxp = np.zeros((batch, *padded, groups), dtype=grad.dtype)
     grad = grad.reshape(batch, *out_size, groups, multiplier)
     taps = _depthwise_taps(weight)
+    offsets = list(np.ndindex(*kernel))
 
     def run(samples: range) -> None:
-        for n0, n1 in _sample_chunks(samples, grad[0].nbytes):
-            for index, offset in enumerate(np.ndindex(*kernel)):
-                spatial = _tap_slices(offset, geometry, out_size, (0, out_size[0]))
-                contribution = grad[n0:n1] * taps[index]
+        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * grad.itemsize):
+            n0, n1, r0, r1 = chunk
+            grad_chunk = grad[n0:n1, r0:r1]
+            product = np.empty_like(grad_chunk)
+            for index, offset in enumerate(offsets):
+                np.multiply(grad_chunk, taps[index], out=product)
+                spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
                 dxp[(slice(n0, n1), *spatial)] += (
-                    contribution[..., 0] if multiplier == 1 else contribution.sum(axis=-1)
+                    product[..., 0] if multiplier == 1 else product.sum(axis=-1)
                 )
 
-    parallel_map(run, _split_batch(batch, grad.nbytes * len(taps)))
+    parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
     return _crop(dxp, geometry, input_size)
 
 
@@ -449,15 +483,13 @@ def conv(
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
     xp = _pad(_channels_last(x), geometry.pad_before, geometry.pad_after)
-    out = _conv_cl(xp, gemm_weight, geometry, out_size)
-    if bias is not None:
-        out += bias.data
+    out = _conv_cl(xp, gemm_weight, geometry, out_size, None if bias is None else bias.data)
     result = _channels_first(out)
     saved_input = xp if weight.requires_grad else None
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
-        grad = np.ascontiguousarray(_channels_last(grad))
+        grad = _pad(_channels_last(grad), (0,) * d, (0,) * d)
         grad_input = grad_weight = grad_bias = None
         if input.requires_grad:
             grad_input = _channels_first(
@@ -512,7 +544,7 @@ def conv_transpose(
         )
     )
     gemm_weight = _to_gemm_weight(weight.data, groups)
-    x_cl = np.ascontiguousarray(_channels_last(x))
+    x_cl = _pad(_channels_last(x), (0,) * d, (0,) * d)
     out = _conv_input_grad_cl(x_cl, gemm_weight, geometry, out_size)
     out = out + bias.data if bias is not None else out
     result = _channels_first(out)
@@ -542,7 +574,7 @@ def _im2col(x: np.ndarray, geometry: _Geometry) -> np.ndarray:
     """(N, C, *S) -> (N, C * prod(K), L), rows ordered (channel, kernel offset) as in PyTorch."""
     batch, channels, *input_size = x.shape
     out_size = geometry.output_size(input_size)
-    x_cl = _pad(np.ascontiguousarray(_channels_last(x)), geometry.pad_before, geometry.pad_after)
+    x_cl = _pad(_channels_last(x), geometry.pad_before, geometry.pad_after)
     windows = _windows(x_cl, geometry, out_size)  # (N, *O, *K, C)
     d = len(out_size)
     # (N, C, *K, *O) order, then one copy into the result

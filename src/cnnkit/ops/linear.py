@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnkit.functions import get_generator
 from cnnkit.tensor import Tensor
 
 __all__ = ["dropout", "dropout_channels", "linear"]
-
-# TEMPORARY until ``cnnkit.functions`` provides the library-wide generator that
-# ``cnnkit.manual_seed`` resets; then this accessor is replaced by that one.
-_temporary_library_generator = np.random.default_rng()
-
-
-def temporary_library_generator() -> np.random.Generator:
-    """The generator behind every random draw (init, dropout). Temporary, see above."""
-    return _temporary_library_generator
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -32,8 +24,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         grad_rows = grad.reshape(-1, out_features)
         grad_input = (grad_rows @ weight.data).reshape(input.shape) if input.requires_grad else None
         grad_weight = grad_rows.T @ rows if weight.requires_grad else None
-        grad_bias = grad_rows.sum(axis=0) if bias is not None and bias.requires_grad else None
-        return grad_input, grad_weight, grad_bias
+        if bias is None:
+            return grad_input, grad_weight
+        return grad_input, grad_weight, grad_rows.sum(axis=0) if bias.requires_grad else None
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(out.reshape(out_shape), parents, backward)
@@ -48,12 +41,12 @@ def _masked(input: Tensor, keep: np.ndarray, p: float) -> Tensor:
 
 def dropout(input: Tensor, p: float) -> Tensor:
     """Zero each element with probability ``p``; survivors times 1/(1-p)."""
-    keep = temporary_library_generator().random(input.shape) >= p
+    keep = get_generator().random(input.shape) >= p
     return _masked(input, keep, p)
 
 
 def dropout_channels(input: Tensor, p: float) -> Tensor:
     """Zero whole channels of a (N, C, ...) input with probability ``p`` (dropout1d/2d/3d)."""
     mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = temporary_library_generator().random(mask_shape) >= p
+    keep = get_generator().random(mask_shape) >= p
     return _masked(input, keep, p)

@@ -35,36 +35,39 @@ _BCE_LOG_FLOOR = -100.0
 _BCE_GRAD_EPS = 1e-12
 
 
-# --- helpers shared by the class-index losses ------------------------------------------------
-def _classes_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, d1..dk) or (C,) → (M, C) with one row per sample/pixel."""
+# --- helpers shared by the class losses ------------------------------------------------------
+# The class losses work on an (N, C, S) view of the input, S = d1·…·dk (1 for (N, C) input),
+# so no transposition is needed: the softmax reduces over axis 1 and per-position arrays
+# (targets, weights, losses) are (N, S).
+def _positions_view(x: np.ndarray) -> np.ndarray:
+    """(N, C, d1..dk) → (N, C, S); unbatched (C,) → (1, C, 1)."""
     if x.ndim == 1:
-        return x[None, :]
-    return np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+        return x.reshape(1, -1, 1)
+    return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _classes_back(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of ``_classes_last`` for an array of the input's ``shape``."""
-    if len(shape) == 1:
-        return rows.reshape(shape)
-    moved = (shape[0], *shape[2:], shape[1])
-    return np.ascontiguousarray(np.moveaxis(rows.reshape(moved), -1, 1))
+def _softmax_classes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Softmax over axis 1, in pieces: (shifted, log_total, probs).
 
-
-def _log_softmax_rows(x: np.ndarray) -> np.ndarray:
+    shifted = x - max (so exp never overflows), log_total = log Σ exp(shifted) (N, 1, S) and
+    probs = softmax(x); log p = shifted - log_total. One exp pass serves loss and gradient.
+    """
     shifted = x - x.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    probs = np.exp(shifted)
+    total = probs.sum(axis=1, keepdims=True)
+    probs /= total
+    return shifted, np.log(total), probs
 
 
 def _index_weights(
     target: np.ndarray, weight: np.ndarray | None, ignore_index: int, dtype: np.dtype
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row class index (ignored rows point at class 0) and per-row weight (0 if ignored)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kept mask, class index (ignored positions point at class 0), weight (0 if ignored)."""
     kept = target != ignore_index
     safe_target = np.where(kept, target, 0)
     if weight is None:
-        return safe_target, kept.astype(dtype)
-    return safe_target, np.where(kept, weight[safe_target], 0).astype(dtype)
+        return kept, safe_target, kept.astype(dtype)
+    return kept, safe_target, np.where(kept, weight[safe_target], 0).astype(dtype)
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -73,34 +76,41 @@ def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
         return numerator / denominator
 
 
-def _reduce_rows(per_row: np.ndarray, reduction: str, denominator: np.ndarray) -> np.ndarray:
+def _reduce_positions(
+    loss: np.ndarray, reduction: str, denominator: np.ndarray, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Reduce the (N, S) losses; ``'none'`` gives them back in ``shape``."""
     if reduction == "none":
-        return per_row
-    total = per_row.sum(dtype=per_row.dtype)
+        return loss.reshape(shape)
+    total = loss.sum(dtype=loss.dtype)
     return np.asarray(total if reduction == "sum" else _safe_divide(total, denominator))
 
 
-def _row_upstream(
+def _position_upstream(
     grad: np.ndarray,
     reduction: str,
     denominator: np.ndarray,
-    rows: int,
-    dtype: np.dtype,
+    positions: tuple[int, int],
     kept: np.ndarray | None = None,
 ) -> np.ndarray:
-    """d(reduced loss)/d(per-row loss) as an (M, 1) column, exactly 0 on ignored rows.
+    """d(reduced loss)/d(loss at each position), (N, S), exactly 0 at ignored positions.
 
-    Zeroing ignored rows explicitly keeps them at 0 even when the mean's denominator is 0
-    (torch's gradient for an all-ignored batch is 0 there, not nan).
+    Zeroing ignored positions explicitly keeps them at 0 even when the mean's denominator is
+    0 (torch's gradient for an all-ignored batch is 0 there, not nan).
     """
     if reduction == "none":
-        column = grad.reshape(rows, 1)
+        upstream = grad.reshape(positions)
     else:
         scale = grad if reduction == "sum" else _safe_divide(grad, denominator)
-        column = np.full((rows, 1), scale, dtype=dtype)
+        upstream = np.broadcast_to(scale, positions)
     if kept is not None:
-        column = np.where(kept[:, None], column, 0).astype(dtype, copy=False)
-    return column
+        upstream = np.where(kept, upstream, 0).astype(grad.dtype, copy=False)
+    return upstream
+
+
+def _pick(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[n, index[n, s], s] for (N, C, S) values and (N, S) index."""
+    return np.take_along_axis(values, index[:, None, :], axis=1)[:, 0, :]
 
 
 # --- cross entropy and negative log-likelihood ----------------------------------------------
@@ -114,44 +124,49 @@ def cross_entropy(
 ) -> Tensor:
     """Softmax cross entropy with class-index targets, fused with its gradient.
 
-    ``input`` (N, C, d1..dk) or (C,) logits, ``target`` (N, d1..dk) or () class indices. Per row:
-    (1 - ε) w[t] (-log p_t) + ε/C Σ_c w_c (-log p_c), 0 where the target is ``ignore_index``;
-    ``'mean'`` divides the sum by Σ w[t] over kept rows (nan if none are kept), like torch.
+    ``input`` (N, C, d1..dk) or (C,) logits, ``target`` (N, d1..dk) or () class indices. Per
+    position: (1 - ε) w[t] (-log p_t) + ε/C Σ_c w_c (-log p_c), 0 where the target is
+    ``ignore_index``; ``'mean'`` divides the sum by Σ w[t] over kept positions (nan if none
+    are kept), like torch.
     """
     dtype = input.dtype
-    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    log_probs = _log_softmax_rows(_classes_last(input.data))
-    rows = log_probs.shape[0]
-    flat_target = target.reshape(-1)
-    safe_target, row_weight = _index_weights(flat_target, weight, ignore_index, dtype)
-    kept = flat_target != ignore_index
-    picked = log_probs[np.arange(rows), safe_target]
-    per_row = (1 - label_smoothing) * (row_weight * -picked)
+    shifted, log_total, probs = _softmax_classes(_positions_view(input.data))
+    log_total = log_total[:, 0, :]
+    batch, classes, size = probs.shape
+    class_weight = None if weight is None else weight.astype(dtype)
+    kept, safe_target, target_weight = _index_weights(
+        target.reshape(batch, size), class_weight, ignore_index, dtype
+    )
+    target_log_prob = _pick(shifted, safe_target) - log_total
+    loss = (1 - label_smoothing) * (target_weight * -target_log_prob)
     if label_smoothing > 0:
-        # The smoothing term drops only ignored rows, even where a class weight is 0.
-        smooth = -(log_probs @ weight.astype(dtype)) if weight is not None else -log_probs.sum(1)
-        per_row = per_row + (label_smoothing / classes) * np.where(kept, smooth, 0)
-    per_row = per_row.astype(dtype, copy=False)
-    denominator = row_weight.sum(dtype=dtype)
-    out = _reduce_rows(per_row, reduction, denominator)
-    if reduction == "none":
-        out = out.reshape(target.shape)
+        # -Σ_c w_c log p_c = W log_total - Σ_c w_c shifted_c. The smoothing term drops only
+        # ignored positions, even where a class weight is 0.
+        if class_weight is None:
+            smooth = classes * log_total - shifted.sum(axis=1)
+        else:
+            smooth = class_weight.sum(dtype=dtype) * log_total - class_weight @ shifted
+        loss += (label_smoothing / classes) * np.where(kept, smooth, 0)
+    denominator = target_weight.sum(dtype=dtype)
+    out = _reduce_positions(loss.astype(dtype, copy=False), reduction, denominator, target.shape)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        upstream = _row_upstream(grad, reduction, denominator, rows, dtype, kept)
-        probs = np.exp(log_probs)
-        grad_rows = probs * ((1 - label_smoothing) * row_weight)[:, None]
-        grad_rows[np.arange(rows), safe_target] -= (1 - label_smoothing) * row_weight
-        if label_smoothing > 0:
-            if weight is None:
-                smooth_grad = classes * probs - 1
-            else:
-                class_weight = weight.astype(dtype)
-                smooth_grad = class_weight.sum(dtype=dtype) * probs - class_weight
-            grad_rows += (label_smoothing / classes) * kept[:, None] * smooth_grad
+        upstream = _position_upstream(grad, reduction, denominator, (batch, size), kept)
+        # d loss/d logits = a (p - onehot(t)) + b (W p - w), with a = (1 - ε) w[t] and
+        # b = ε/C at kept positions, W = Σ w (C without weights).
         with np.errstate(invalid="ignore"):  # 0 · inf of a zero-weight mean is nan, as torch
-            grad_rows *= upstream
-        return (_classes_back(grad_rows.astype(dtype, copy=False), input.shape),)
+            target_coef = ((1 - label_smoothing) * target_weight * upstream)[:, None, :]
+            grad_input = probs * target_coef
+            at_target = _pick(grad_input, safe_target)[:, None, :] - target_coef
+            np.put_along_axis(grad_input, safe_target[:, None, :], at_target, axis=1)
+            if label_smoothing > 0:
+                smooth_coef = ((label_smoothing / classes) * upstream)[:, None, :]
+                if class_weight is None:
+                    grad_input += smooth_coef * (classes * probs - 1)
+                else:
+                    total_weight = class_weight.sum(dtype=dtype)
+                    grad_input += smooth_coef * (total_weight * probs - class_weight[:, None])
+        return (grad_input.astype(dtype, copy=False).reshape(input.shape),)
 
     return Tensor.from_op(out, (input,), backward)
 
@@ -165,34 +180,34 @@ def cross_entropy_probs(
 ) -> Tensor:
     """Softmax cross entropy with class-probability targets (same shape as ``input``).
 
-    Per row: -Σ_c w_c y_c log p_c with y = (1 - ε) target + ε/C; ``'mean'`` divides by the number
-    of rows (N·d1·…·dk), not by the weights, like torch. Differentiable in both inputs.
+    Per position: -Σ_c w_c y_c log p_c with y = (1 - ε) target + ε/C; ``'mean'`` divides by
+    the number of positions (N·d1·…·dk), not by the weights, like torch. Differentiable in
+    both inputs.
     """
     dtype = input.dtype
-    classes = input.shape[0] if input.ndim == 1 else input.shape[1]
-    log_probs = _log_softmax_rows(_classes_last(input.data))
-    rows = log_probs.shape[0]
-    smoothed = _classes_last(target.data)
+    shifted, log_total, probs = _softmax_classes(_positions_view(input.data))
+    log_probs = shifted - log_total
+    batch, classes, size = probs.shape
+    smoothed = _positions_view(target.data)
     if label_smoothing > 0:
         smoothed = smoothed * (1 - label_smoothing) + label_smoothing / classes
-    class_weight = np.ones(classes, dtype) if weight is None else weight.astype(dtype)
+    class_weight = np.ones((classes, 1), dtype) if weight is None else weight.astype(dtype)[:, None]
     weighted_target = smoothed * class_weight
-    per_row = -(log_probs * weighted_target).sum(axis=1)
-    denominator = np.asarray(rows, dtype=dtype)
-    out = _reduce_rows(per_row.astype(dtype, copy=False), reduction, denominator)
-    if reduction == "none":
-        out = out.reshape(input.shape[:1] + input.shape[2:] if input.ndim > 1 else ())
+    loss = -(log_probs * weighted_target).sum(axis=1)
+    denominator = np.asarray(batch * size, dtype=dtype)
+    shape = input.shape[:1] + input.shape[2:] if input.ndim > 1 else ()
+    out = _reduce_positions(loss.astype(dtype, copy=False), reduction, denominator, shape)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        upstream = _row_upstream(grad, reduction, denominator, rows, dtype)
+        upstream = _position_upstream(grad, reduction, denominator, (batch, size))[:, None, :]
         grad_input = grad_target = None
         if input.requires_grad:
             total_weight = weighted_target.sum(axis=1, keepdims=True)
-            grad_rows = (np.exp(log_probs) * total_weight - weighted_target) * upstream
-            grad_input = _classes_back(grad_rows.astype(dtype, copy=False), input.shape)
+            grad_input = (probs * total_weight - weighted_target) * upstream
+            grad_input = grad_input.astype(dtype, copy=False).reshape(input.shape)
         if target.requires_grad:
-            grad_rows = -(1 - label_smoothing) * (log_probs * class_weight) * upstream
-            grad_target = _classes_back(grad_rows.astype(dtype, copy=False), target.shape)
+            grad_target = -(1 - label_smoothing) * (log_probs * class_weight) * upstream
+            grad_target = grad_target.astype(dtype, copy=False).reshape(target.shape)
         return grad_input, grad_target
 
     return Tensor.from_op(out, (input, target), backward)
@@ -207,27 +222,27 @@ def nll_loss(
 ) -> Tensor:
     """Negative log-likelihood of log-probabilities ``input`` (N, C, d1..dk) or (C,).
 
-    Per row: -w[t] input[t], 0 where the target is ``ignore_index``; ``'mean'`` divides by
-    Σ w[t] over kept rows (nan if none are kept).
+    Per position: -w[t] input[t], 0 where the target is ``ignore_index``; ``'mean'`` divides
+    by Σ w[t] over kept positions (nan if none are kept).
     """
     dtype = input.dtype
-    rows_in = _classes_last(input.data)
-    rows = rows_in.shape[0]
-    flat_target = target.reshape(-1)
-    safe_target, row_weight = _index_weights(flat_target, weight, ignore_index, dtype)
-    kept = flat_target != ignore_index
-    per_row = (-rows_in[np.arange(rows), safe_target] * row_weight).astype(dtype, copy=False)
-    denominator = row_weight.sum(dtype=dtype)
-    out = _reduce_rows(per_row, reduction, denominator)
-    if reduction == "none":
-        out = out.reshape(target.shape)
+    log_probs = _positions_view(input.data)
+    batch, _, size = log_probs.shape
+    class_weight = None if weight is None else weight.astype(dtype)
+    kept, safe_target, target_weight = _index_weights(
+        target.reshape(batch, size), class_weight, ignore_index, dtype
+    )
+    loss = (-_pick(log_probs, safe_target) * target_weight).astype(dtype, copy=False)
+    denominator = target_weight.sum(dtype=dtype)
+    out = _reduce_positions(loss, reduction, denominator, target.shape)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        upstream = _row_upstream(grad, reduction, denominator, rows, dtype, kept)
-        grad_rows = np.zeros_like(rows_in)
+        upstream = _position_upstream(grad, reduction, denominator, (batch, size), kept)
+        grad_input = np.zeros_like(log_probs)
         with np.errstate(invalid="ignore"):  # 0 · inf of a zero-weight mean is nan, as torch
-            grad_rows[np.arange(rows), safe_target] = -row_weight * upstream[:, 0]
-        return (_classes_back(grad_rows, input.shape),)
+            at_target = (-target_weight * upstream)[:, None, :]
+        np.put_along_axis(grad_input, safe_target[:, None, :], at_target, axis=1)
+        return (grad_input.reshape(input.shape),)
 
     return Tensor.from_op(out, (input,), backward)
 

@@ -21,9 +21,10 @@ __all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 def _normalize_last_axis(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """(x̂, 1/sqrt(var + eps)) over the last axis, with the biased variance."""
-    centered = x - x.mean(axis=-1, keepdims=True)
-    var = np.mean(centered * centered, axis=-1, keepdims=True)
-    inv_std = 1.0 / np.sqrt(var + eps)
+    size = x.shape[-1]
+    centered = x - (np.einsum("...k->...", x) / size)[..., None]
+    var = np.einsum("...k,...k->...", centered, centered) / size
+    inv_std = (1.0 / np.sqrt(var + eps))[..., None]
     centered *= inv_std
     return centered, inv_std
 
@@ -31,24 +32,24 @@ def _normalize_last_axis(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndar
 def _normalize_last_axis_backward(
     grad_normalized: np.ndarray, normalized: np.ndarray, inv_std: np.ndarray
 ) -> np.ndarray:
-    mean_grad = grad_normalized.mean(axis=-1, keepdims=True)
-    mean_grad_dot = np.mean(grad_normalized * normalized, axis=-1, keepdims=True)
-    return (grad_normalized - mean_grad - normalized * mean_grad_dot) * inv_std
+    """dx from dx̂ (overwritten) for x̂ normalised over the last axis."""
+    size = normalized.shape[-1]
+    mean_grad = np.einsum("...k->...", grad_normalized)[..., None] / size
+    mean_grad_dot = np.einsum("...k,...k->...", grad_normalized, normalized)[..., None] / size
+    grad_normalized -= normalized * mean_grad_dot
+    grad_normalized -= mean_grad
+    grad_normalized *= inv_std
+    return grad_normalized
 
 
-def _affine_grads(
-    grad_rows: np.ndarray,
-    normalized_rows: np.ndarray,
-    weight: Tensor | None,
-    bias: Tensor | None,
-    axes: tuple[int, ...],
-) -> tuple[np.ndarray | None, np.ndarray | None]:
-    grad_weight = grad_bias = None
-    if weight is not None and weight.requires_grad:
-        grad_weight = (grad_rows * normalized_rows).sum(axis=axes).reshape(weight.shape)
-    if bias is not None and bias.requires_grad:
-        grad_bias = grad_rows.sum(axis=axes).reshape(bias.shape)
-    return grad_weight, grad_bias
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Per-channel sum of an (N, C, L) array."""
+    return np.einsum("ncl->nc", a).sum(axis=0)
+
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel sum of a * b for (N, C, L) arrays, without the product array."""
+    return np.einsum("ncl,ncl->nc", a, b).sum(axis=0)
 
 
 def _with_affine(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, ...]:
@@ -82,38 +83,43 @@ def batch_norm(
     beta = np.zeros(channels, input.dtype) if bias is None else bias.data
 
     if training:
-        mean = x.mean(axis=(0, 2))
-        normalized = x - mean[:, None]
-        var = np.mean(normalized * normalized, axis=(0, 2))
+        mean = _channel_sum(x) / count
+        centered = x - mean[:, None]
+        var = _channel_dot(centered, centered) / count
         inv_std = 1.0 / np.sqrt(var + eps)
-        normalized *= inv_std[:, None]
-        out = normalized * gamma[:, None] + beta[:, None]
         if running_mean is not None and running_var is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
             running_var *= 1 - momentum
             running_var += momentum * var * (count / (count - 1))
     else:
+        centered = None  # only the backward needs x - running_mean
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        scale = gamma * inv_std
-        out = x * scale[:, None] + (beta - running_mean * scale)[:, None]
+    scale = gamma * inv_std
+    if training:
+        out = centered * scale[:, None]
+        out += beta[:, None]
+    else:
+        out = x * scale[:, None]
+        out += (beta - running_mean * scale)[:, None]
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(x.shape)
-        normalized_rows = normalized if training else (x - running_mean[:, None]) * inv_std[:, None]
+        rows = centered if training else x - running_mean[:, None]
         grads: dict[int, np.ndarray | None] = {}
-        grads[id(weight)], grads[id(bias)] = _affine_grads(
-            grad_rows, normalized_rows, weight, bias, (0, 2)
-        )
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = _channel_dot(grad_rows, rows) * inv_std
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = _channel_sum(grad_rows)
         if input.requires_grad:
-            scale = (gamma * inv_std)[:, None]
+            grad_input = grad_rows * scale[:, None]
             if training:
-                mean_grad = grad_rows.mean(axis=(0, 2))[:, None]
-                mean_grad_dot = np.mean(grad_rows * normalized_rows, axis=(0, 2))[:, None]
-                grad_input = (grad_rows - mean_grad - normalized_rows * mean_grad_dot) * scale
-            else:
-                grad_input = grad_rows * scale
+                # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
+                mean_grad = _channel_sum(grad_rows) / count
+                mean_grad_dot = _channel_dot(grad_rows, centered) / count
+                grad_input -= centered * (scale * inv_std**2 * mean_grad_dot)[:, None]
+                grad_input -= (scale * mean_grad)[:, None]
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
@@ -128,9 +134,7 @@ def group_norm(
     grouped = input.data.reshape(batch, num_groups, -1)
     normalized, inv_std = _normalize_last_axis(grouped, eps)
     per_channel = normalized.reshape(batch, channels, -1)
-    out = per_channel
-    if weight is not None:
-        out = out * weight.data[:, None]
+    out = per_channel if weight is None else per_channel * weight.data[:, None]
     if bias is not None:
         out = out + bias.data[:, None]
     parents = _with_affine(input, weight, bias)
@@ -138,11 +142,14 @@ def group_norm(
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(per_channel.shape)
         grads: dict[int, np.ndarray | None] = {}
-        grads[id(weight)], grads[id(bias)] = _affine_grads(
-            grad_rows, per_channel, weight, bias, (0, 2)
-        )
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = _channel_dot(grad_rows, per_channel)
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = _channel_sum(grad_rows)
         if input.requires_grad:
-            grad_normalized = grad_rows if weight is None else grad_rows * weight.data[:, None]
+            grad_normalized = (
+                grad_rows.copy() if weight is None else grad_rows * weight.data[:, None]
+            )
             grad_input = _normalize_last_axis_backward(
                 grad_normalized.reshape(grouped.shape), normalized, inv_std
             )
@@ -163,9 +170,7 @@ def layer_norm(
     features = int(np.prod(normalized_shape))
     rows = input.data.reshape(-1, features)
     normalized, inv_std = _normalize_last_axis(rows, eps)
-    out = normalized
-    if weight is not None:
-        out = out * weight.data.reshape(-1)
+    out = normalized if weight is None else normalized * weight.data.reshape(-1)
     if bias is not None:
         out = out + bias.data.reshape(-1)
     parents = _with_affine(input, weight, bias)
@@ -173,11 +178,14 @@ def layer_norm(
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(rows.shape)
         grads: dict[int, np.ndarray | None] = {}
-        grads[id(weight)], grads[id(bias)] = _affine_grads(
-            grad_rows, normalized, weight, bias, (0,)
-        )
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = np.einsum("mk,mk->k", grad_rows, normalized).reshape(weight.shape)
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = grad_rows.sum(axis=0).reshape(bias.shape)
         if input.requires_grad:
-            grad_normalized = grad_rows if weight is None else grad_rows * weight.data.reshape(-1)
+            grad_normalized = (
+                grad_rows.copy() if weight is None else grad_rows * weight.data.reshape(-1)
+            )
             grad_input = _normalize_last_axis_backward(grad_normalized, normalized, inv_std)
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)

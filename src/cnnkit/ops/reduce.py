@@ -80,14 +80,16 @@ def _extreme_along(a: Tensor, dim: int, keepdim: bool, pick: Any) -> ValuesIndic
     torch); the gradient goes to that index."""
     axis = dim % a.ndim if a.ndim else 0
     data = a.data if a.ndim else a.data.reshape(1)
-    indices = np.expand_dims(pick(data, axis=axis), axis)
-    values = np.take_along_axis(data, indices, axis=axis)
+    kept_indices = np.expand_dims(pick(data, axis=axis), axis)
+    values = np.take_along_axis(data, kept_indices, axis=axis)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         full = np.zeros_like(data)
-        np.put_along_axis(full, indices, grad if keepdim else np.expand_dims(grad, axis), axis)
+        grad = grad.reshape(kept_indices.shape)
+        np.put_along_axis(full, kept_indices, grad, axis)
         return (full.reshape(a.shape),)
 
+    indices = kept_indices
     if not keepdim or a.ndim == 0:
         values, indices = values.squeeze(axis), indices.squeeze(axis)
     return ValuesIndices(Tensor.from_op(values, (a,), backward), Tensor(indices.astype(np.int64)))
@@ -159,10 +161,11 @@ def std(a: Tensor, dim: Any = None, correction: float = 1, keepdim: bool = False
         out = np.sqrt(np.asarray((centered * centered).sum(axis=axes, keepdims=True) / divisor))
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        # d std = (x - mean) / (divisor * std); a zero std gives nan, as in PyTorch
+        # d std = (x - mean) / (divisor * std), taken as 0 where std == 0, as PyTorch does
         grad = grad if keepdim else np.expand_dims(grad, axes)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return ((grad * centered / (divisor * out)).astype(a.dtype, copy=False),)
+            scale = np.where(out == 0, 0, grad / (divisor * out))
+        return ((scale * centered).astype(a.dtype, copy=False),)
 
     shaped = out if keepdim else out.squeeze(axes)
     return Tensor.from_op(shaped.astype(a.dtype, copy=False), (a,), backward)

@@ -12,13 +12,14 @@ from cnnkit.optim.optimizer import Optimizer, ParamsT, fused_multiply_add
 __all__ = ["Adam", "AdamW"]
 
 
-def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
-    """start + weight · (end - start) the way torch's CPU ``lerp_`` rounds it."""
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """start ← start + weight · (end - start), rounded the way torch's CPU ``lerp_`` does."""
     weight = start.dtype.type(weight)
     difference = end - start
     if abs(weight) < 0.5:
-        return fused_multiply_add(start, weight, difference)
-    return fused_multiply_add(end, -(start.dtype.type(1) - weight), difference)
+        fused_multiply_add(start, weight, difference, out=start)
+    else:
+        fused_multiply_add(end, -(start.dtype.type(1) - weight), difference, out=start)
 
 
 class Adam(Optimizer):
@@ -119,9 +120,9 @@ class Adam(Optimizer):
             else:
                 grad = fused_multiply_add(grad, weight_decay, param)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg[...] = _lerp(exp_avg, grad, 1 - beta1)
+        _lerp_(exp_avg, grad, 1 - beta1)
         exp_avg_sq *= dtype(beta2)
-        exp_avg_sq[...] = fused_multiply_add(exp_avg_sq, dtype(1 - beta2) * grad, grad)
+        fused_multiply_add(exp_avg_sq, dtype(1 - beta2) * grad, grad, out=exp_avg_sq)
         step = float(state["step"])
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
@@ -132,8 +133,12 @@ class Adam(Optimizer):
             np.maximum(second_moment, exp_avg_sq, out=second_moment)
         else:
             second_moment = exp_avg_sq
-        denom = np.sqrt(second_moment) / dtype(bias_correction2_sqrt) + dtype(eps)
-        param += dtype(-step_size) * exp_avg / denom
+        denom = np.sqrt(second_moment)
+        denom /= dtype(bias_correction2_sqrt)
+        denom += dtype(eps)
+        update = exp_avg * dtype(-step_size)
+        update /= denom
+        param += update
 
 
 class AdamW(Adam):

@@ -24,22 +24,48 @@ __all__ = ["Optimizer"]
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
+# Elements per block of the float32 fused multiply-add: its float64 scratch (256 KiB) stays in
+# the L2 cache, which makes the emulation about as fast as three plain float32 passes.
+_FMA_BLOCK = 1 << 15
+
+
 def fused_multiply_add(
-    addend: np.ndarray, factor: float | np.ndarray, multiplicand: np.ndarray
+    addend: np.ndarray,
+    factor: float | np.ndarray,
+    multiplicand: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``addend + factor * multiplicand`` rounded once, as torch's vectorised CPU kernels do it.
 
-    A scalar ``factor`` is first rounded to the arrays' dtype (torch casts it the same way).
-    For float32 the product of two float32 values is exact in float64, so computing there and
-    rounding once reproduces the fused multiply-add; float64 arrays use the plain expression.
+    The arrays share one shape and dtype. A scalar ``factor`` is first rounded to that dtype
+    (torch casts it the same way). For float32 the product of two float32 values is exact in
+    float64, so computing there and rounding once reproduces the fused multiply-add; float64
+    arrays use the plain expression. ``out`` may be one of the inputs (in-place update).
     """
-    dtype = np.result_type(addend, multiplicand)
-    if np.isscalar(factor):
+    dtype = addend.dtype
+    scalar = np.isscalar(factor)
+    if scalar:
         factor = dtype.type(factor)
+    if out is None:
+        out = np.empty(addend.shape, dtype)
     if dtype != np.float32:
-        return addend + factor * multiplicand
-    product = np.multiply(factor, multiplicand, dtype=np.float64)
-    return (product + addend).astype(np.float32)
+        out[...] = addend + factor * multiplicand
+        return out
+    if not out.flags.c_contiguous:
+        out[...] = fused_multiply_add(addend, factor, multiplicand)
+        return out
+    flat_out, flat_addend, flat_multiplicand = (a.reshape(-1) for a in (out, addend, multiplicand))
+    flat_factor = factor if scalar else factor.reshape(-1)
+    scratch = np.empty(min(_FMA_BLOCK, out.size), np.float64)
+    for start in range(0, out.size, _FMA_BLOCK):
+        block = slice(start, start + _FMA_BLOCK)
+        product = scratch[: min(_FMA_BLOCK, out.size - start)]
+        block_factor = flat_factor if scalar else flat_factor[block]
+        # dtype=float64 makes NumPy multiply in float64, not multiply in float32 and widen.
+        np.multiply(block_factor, flat_multiplicand[block], out=product, dtype=np.float64)
+        product += flat_addend[block]
+        flat_out[block] = product
+    return out
 
 
 class Optimizer:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from cnnkit.optim.optimizer import Optimizer, ParamsT, fused_multiply_add
 
 __all__ = ["SGD"]
@@ -86,14 +84,13 @@ class SGD(Optimizer):
                     state = self.state.setdefault(param, {})
                     buffer = state.get("momentum_buffer")
                     if buffer is None:
-                        buffer = np.array(grad, copy=True)
-                        state["momentum_buffer"] = buffer
+                        buffer = state["momentum_buffer"] = grad.copy()
                     else:
                         buffer *= buffer.dtype.type(momentum)
-                        buffer[...] = fused_multiply_add(buffer, 1 - dampening, grad)
+                        fused_multiply_add(buffer, 1 - dampening, grad, out=buffer)
                     if group["nesterov"]:
                         grad = fused_multiply_add(grad, momentum, buffer)
                     else:
                         grad = buffer
-                param.data[...] = fused_multiply_add(param.data, -lr, grad)
+                fused_multiply_add(param.data, -lr, grad, out=param.data)
         return loss

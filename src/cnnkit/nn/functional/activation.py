@@ -251,5 +251,8 @@ def _check_pad_pair(pad: tuple[int, ...], pair: int, mode: str, shape: tuple[int
             f"circular padding can wrap around at most once: pad={pad} asks for "
             f"({left}, {right}) on dimension {axis} of size {kept} after cropping"
         )
-    if mode == "replicate" and size == 0:
-        raise ValueError(f"replicate padding needs a non-empty dimension {axis}, got size 0")
+    if mode != "constant" and size + left + right < 1:
+        raise ValueError(
+            f"mode={mode!r} needs a non-empty output, but pad={pad} leaves dimension {axis} of "
+            f"size {size} with {size + left + right}"
+        )

@@ -31,10 +31,23 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 
 # --- argument checks ---------------------------------------------------------------------------
-def _check_reduction(reduction: Any) -> str:
+# The checks below are shared with the loss modules, which validate at construction.
+def check_reduction(reduction: Any) -> str:
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
     return reduction
+
+
+def check_label_smoothing(label_smoothing: float) -> None:
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+
+
+def check_threshold(value: float, name: str, allow_zero: bool) -> None:
+    """smooth_l1's ``beta`` may be 0 (it is then the L1 loss); huber's ``delta`` may not."""
+    if value < 0 or (value == 0 and not allow_zero):
+        requirement = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"{name} must be {requirement}, got {value}")
 
 
 def _constant(value: Any, name: str, like: Tensor) -> np.ndarray | None:
@@ -175,9 +188,8 @@ def cross_entropy(
         >>> loss.backward()
     """
     input = _class_input(input, "cross_entropy")
-    reduction = _check_reduction(reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    reduction = check_reduction(reduction)
+    check_label_smoothing(label_smoothing)
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     class_weight = _class_weight(weight, classes)
     target_shape = target.shape if isinstance(target, Tensor) else np.shape(target)
@@ -224,7 +236,7 @@ def nll_loss(
         >>> loss = F.nll_loss(F.log_softmax(logits, dim=1), labels)
     """
     input = _class_input(input, "nll_loss")
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
     classes = input.shape[0] if input.ndim == 1 else input.shape[1]
     class_weight = _class_weight(weight, classes)
     indices = _index_target(input, target, ignore_index, "nll_loss")
@@ -257,7 +269,7 @@ def binary_cross_entropy(
     """
     input = to_tensor(input)
     check_floating(input)
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
     target = _same_shape_target(input, target, "binary_cross_entropy")
     if input.data.size and not (np.all(input.data >= 0) and np.all(input.data <= 1)):
         raise ValueError(
@@ -297,7 +309,7 @@ def binary_cross_entropy_with_logits(
     """
     input = to_tensor(input)
     check_floating(input)
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
     target = _same_shape_target(input, target, "binary_cross_entropy_with_logits")
     weight_array = _constant(weight, "weight", input)
     pos_weight_array = _constant(pos_weight, "pos_weight", input)
@@ -323,7 +335,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     Example:
         >>> loss = F.mse_loss(prediction, target)
     """
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
     input, target = _regression_pair(input, target, "mse_loss")
     return ops.mse_loss(input, target, reduction)
 
@@ -342,7 +354,7 @@ def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tensor
     Example:
         >>> loss = F.l1_loss(prediction, target)
     """
-    reduction = _check_reduction(reduction)
+    reduction = check_reduction(reduction)
     input, target = _regression_pair(input, target, "l1_loss")
     return ops.l1_loss(input, target, reduction)
 
@@ -364,9 +376,8 @@ def smooth_l1_loss(
     Example:
         >>> loss = F.smooth_l1_loss(boxes, target_boxes, beta=1 / 9)
     """
-    reduction = _check_reduction(reduction)
-    if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    reduction = check_reduction(reduction)
+    check_threshold(beta, "beta", allow_zero=True)
     input, target = _regression_pair(input, target, "smooth_l1_loss")
     return ops.smooth_l1_loss(input, target, reduction, float(beta))
 
@@ -388,8 +399,7 @@ def huber_loss(
     Example:
         >>> loss = F.huber_loss(prediction, target, delta=0.5)
     """
-    reduction = _check_reduction(reduction)
-    if delta <= 0:
-        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    reduction = check_reduction(reduction)
+    check_threshold(delta, "delta", allow_zero=False)
     input, target = _regression_pair(input, target, "huber_loss")
     return ops.huber_loss(input, target, reduction, float(delta))

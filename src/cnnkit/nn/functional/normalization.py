@@ -171,6 +171,12 @@ def group_norm(
             f"Expected number of channels in input to be divisible by num_groups, but got input "
             f"of shape {tuple(input.shape)} and num_groups={num_groups}"
         )
+    # PyTorch's (odd but long-standing) check: it counts batch * C / num_groups * spatial.
+    if input.numel() // num_groups == 1:
+        raise ValueError(
+            f"Expected more than 1 value per channel when training, got input size "
+            f"{list(input.shape)}"
+        )
     weight = _optional_vector(weight, channels, "weight", input.dtype, "group_norm")
     bias = _optional_vector(bias, channels, "bias", input.dtype, "group_norm")
     if eps <= 0:

@@ -10,3 +10,4 @@ from cnnkit.nn.modules.loss import *
 from cnnkit.nn.modules.module import *
 from cnnkit.nn.modules.normalization import *
 from cnnkit.nn.modules.pooling import *
+from cnnkit.nn.modules.sampling import *

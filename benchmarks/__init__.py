@@ -1,0 +1,1 @@
+"""Speed comparisons with PyTorch (not tests): ``python -m benchmarks.ops``."""
