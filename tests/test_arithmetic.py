@@ -413,7 +413,7 @@ def build_models(nn):
     ]
 
 
-FRAMEWORKS = {"torch": torch.nn}
+FRAMEWORKS = {"torch": torch.nn, "cnnkit": cnnkit.nn}
 
 
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
