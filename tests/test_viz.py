@@ -493,3 +493,9 @@ def test_cli_features_and_model_arithmetic(tmp_path, capsys):
     assert table[-1].split()[6:9] == ["5", "16", "4"]  # output 5x5, field 16, jump 4
     assert run_cli("arithmetic --model resnet20 --input 32") == 2
     assert "unsupported layer" in capsys.readouterr().err
+
+
+def test_plot_kernels_single_channel_filters_fill_rows_of_eight(tmp_path):
+    path = plot_kernels(cnnkit.nn.Conv2d(1, 10, 5), tmp_path / "k.png", scale=3)
+    _, (box,) = grids(path)
+    assert (box[2] - box[0], box[3] - box[1]) == (8 * (15 + GAP) + GAP, 2 * (15 + GAP) + GAP)
