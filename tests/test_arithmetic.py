@@ -100,9 +100,11 @@ def test_relationship_7_pooling(i, k, s, paper_output):
     expected = (i - k) // s + 1
     assert expected == paper_output
     assert pool_output_size(i, k, s) == expected
-    x = torch.zeros(1, 1, i, i)
-    assert TF.max_pool2d(x, k, s).shape[2] == expected
-    assert TF.avg_pool2d(x, k, s).shape[2] == expected
+    x = np.zeros((1, 1, i, i), np.float32)
+    assert F.max_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert F.avg_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert TF.max_pool2d(torch.tensor(x), k, s).shape[2] == expected
+    assert TF.avg_pool2d(torch.tensor(x), k, s).shape[2] == expected
 
 
 # Transposed relationships: the direct convolution (i, k, s, p) whose transpose is described,
