@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from tests.helpers import assert_close
 
@@ -378,6 +378,8 @@ def measured_field(model, framework: str, input_shape, row: int, col: int, out_s
     grad = inputs.grad.numpy() if framework == "torch" else inputs.grad
     touched = np.abs(grad).sum(axis=(0, 1)) > 0
     rows, cols = np.nonzero(touched.any(axis=1))[0], np.nonzero(touched.any(axis=0))[0]
+    if rows.size == 0:  # every tap of the (dilated) window fell into padding
+        return None
     return (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
 
 
@@ -433,6 +435,57 @@ def test_receptive_field_matches_back_propagation(framework, which):
         )
         measured = measured_field(model, framework, input_shape, row, col, last.output_size)
         assert measured == expected, (row, col)
+
+
+@st.composite
+def exactly_fitting_chains(draw):
+    """A random stack of Conv2d/AvgPool2d/ReLU layers and an input size that every layer
+    divides exactly (built backwards from the output), so no pixel goes unread."""
+    layers, size = [], draw(st.integers(1, 3))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "avg"]))
+        kernel, stride = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        dilation = draw(st.integers(1, 3)) if kind == "conv" else 1
+        reach = dilation * (kernel - 1)
+        padding = draw(st.integers(0, reach if kind == "conv" else kernel // 2))
+        size = (size - 1) * stride + reach + 1 - 2 * padding
+        if size < 1:
+            break
+        layers.append((kind, kernel, stride, padding, dilation))
+    layers.reverse()
+    assume(layers and size >= 1)
+    return layers, size
+
+
+@given(exactly_fitting_chains())
+def test_receptive_field_of_random_stacks_matches_back_propagation(chain):
+    layers, size = chain
+    nn = torch.nn
+    modules = []
+    for kind, kernel, stride, padding, dilation in layers:
+        if kind == "conv":
+            modules += [nn.Conv2d(1, 1, kernel, stride, padding, dilation), nn.ReLU()]
+        else:
+            modules.append(nn.AvgPool2d(kernel, stride, padding))
+    model = positive_weights(nn.Sequential(*modules), "torch")
+    input_shape = (1, 1, size, size + 1)
+    last = receptive_field(model, input_shape)[-1]
+    inside = 0
+    for row, col in np.ndindex(*last.output_size):
+        field = last.field_of(row, col)
+        measured = measured_field(model, "torch", input_shape, row, col, last.output_size)
+        if all(
+            first >= 0 and final <= limit - 1
+            for (first, final), limit in zip(field, input_shape[2:], strict=True)
+        ):
+            # Inside the image the field is exact: its extreme taps are real pixels.
+            assert measured == tuple((int(a), int(b)) for a, b in field), (row, col)
+            inside += 1
+        elif measured is not None:
+            # At the border part of it is padding (and, dilated, may skip the edge pixels).
+            for (first, final), (a, b) in zip(measured, field, strict=True):
+                assert a <= first <= final <= b, (row, col)
+    event(f"outputs with the field inside the image: {'some' if inside else 'none'}")
 
 
 def test_receptive_field_records_every_layer():
