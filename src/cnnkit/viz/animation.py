@@ -289,6 +289,8 @@ class ConvolutionAnimation:
     def cell_box(self, grid: str, row: int, col: int) -> tuple[int, int, int, int]:
         """Pixel box ``(left, top, right, bottom)`` of a cell of the ``"input"`` grid (the
         padded input the kernel slides over) or the ``"output"`` grid."""
+        if grid not in ("input", "output"):
+            raise ValueError(f"grid must be 'input' or 'output', got {grid!r}")
         x0, y0 = self.grid_origin if grid == "input" else self.output_origin
         left, top = x0 + col * self.cell, y0 + row * self.cell
         return left, top, left + self.cell, top + self.cell
