@@ -216,8 +216,7 @@ def test_transposed_convolution_is_the_papers_direct_convolution(
         conv_transpose_output_size(*args)
         for args in zip(size, kernel, stride, padding, output_padding, dilation, strict=True)
     ]
-    if min(sizes) <= 0:
-        return
+    assume(min(sizes) > 0)
     rng = np.random.default_rng(0)
     y = rng.standard_normal((1, 2, *size))
     weight = rng.standard_normal((2, 3, *kernel))
@@ -278,8 +277,7 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
     out_size = [
         conv_output_size(*a) for a in zip(size, kernel, stride, padding, dilation, strict=True)
     ]
-    if min(out_size) <= 0:
-        return
+    assume(min(out_size) > 0)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((channels[0], *size))
     weight = rng.standard_normal((channels[1], channels[0], *kernel))
