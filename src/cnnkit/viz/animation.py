@@ -254,12 +254,9 @@ class ConvolutionAnimation:
             self.grid_origin[0] + (grid_w + 2) * self.cell,
             self.grid_origin[1] + (grid_h - out_h) * self.cell // 2,
         )
-        grid_label_w = self._text_width(self.grid_label)
-        output_label_x = self.output_origin[0] + max(0, (out_w * self.cell - grid_label_w) // 2)
         width = max(
-            self.output_origin[0] + out_w * self.cell,
-            self.grid_origin[0] + grid_label_w + self.cell,
-            output_label_x + self._text_width(self.output_label),
+            self.output_origin[0] + max(out_w * self.cell, self._text_width(self.output_label)),
+            self.grid_origin[0] + self._text_width(self.grid_label) + self.cell,
             self.cell + self._text_width(self.title),
         )
         self.size = (width + self.cell, self.grid_origin[1] + grids_height + 2 * text_height)
@@ -292,6 +289,8 @@ class ConvolutionAnimation:
     def cell_box(self, grid: str, row: int, col: int) -> tuple[int, int, int, int]:
         """Pixel box ``(left, top, right, bottom)`` of a cell of the ``"input"`` grid (the
         padded input the kernel slides over) or the ``"output"`` grid."""
+        if grid not in ("input", "output"):
+            raise ValueError(f"grid must be 'input' or 'output', got {grid!r}")
         x0, y0 = self.grid_origin if grid == "input" else self.output_origin
         left, top = x0 + col * self.cell, y0 + row * self.cell
         return left, top, left + self.cell, top + self.cell
@@ -334,7 +333,7 @@ class ConvolutionAnimation:
                     self.cell_box("input", row, col), outline=PALETTE.index(LINE), width=2
                 )
         out_row, out_col = plan.output_position(index)
-        for (row, col), _ in np.ndenumerate(np.empty(plan.output_shape)):
+        for row, col in np.ndindex(*plan.output_shape):
             order = row * plan.output_shape[1] + col
             colour = shaded(CYAN) if order == index else CYAN if order < index else WHITE
             box = self.cell_box("output", row, col)
