@@ -50,8 +50,11 @@ def test_batch_norm_training_matches_torch(
     check_against_torch(ours, theirs, inputs)
 
 
+@pytest.mark.parametrize("grad", [True, [True, False, False], [False, True, False]])
 @pytest.mark.parametrize("shape", BATCH_SHAPES[1:3])
-def test_batch_norm_eval_matches_torch(shape: tuple[int, ...], rng: np.random.Generator) -> None:
+def test_batch_norm_eval_matches_torch(
+    shape: tuple[int, ...], grad: bool | list[bool], rng: np.random.Generator
+) -> None:
     channels = shape[1]
     mean, var = normal(rng, (channels,)), rng.uniform(0.5, 2, channels).astype(np.float32)
     inputs = [normal(rng, shape), normal(rng, (channels,)), normal(rng, (channels,))]
@@ -64,7 +67,7 @@ def test_batch_norm_eval_matches_torch(shape: tuple[int, ...], rng: np.random.Ge
         stats = torch.tensor(mean), torch.tensor(var)
         return torch.nn.functional.batch_norm(x, *stats, w, b, training=False, eps=1e-3)
 
-    check_against_torch(ours, theirs, inputs)
+    check_against_torch(ours, theirs, inputs, grad=grad)
 
 
 @given(

@@ -120,21 +120,25 @@ def batch_norm(
 
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(x.shape)
-        centered = x - mean[:, None]
+        grad_sum = _channel_sum(grad_rows)
+        needs_dot = (training and input.requires_grad) or (
+            weight is not None and weight.requires_grad
+        )
+        if needs_dot:  # not for frozen batch norm in evaluation mode
+            centered = x - mean[:, None]
+            grad_dot = _channel_dot(grad_rows, centered)  # Σ dy (x - mean), per channel
         grads: dict[int, np.ndarray | None] = {}
         if weight is not None and weight.requires_grad:
-            grads[id(weight)] = _channel_dot(grad_rows, centered) * inv_std
+            grads[id(weight)] = grad_dot * inv_std
         if bias is not None and bias.requires_grad:
-            grads[id(bias)] = _channel_sum(grad_rows)
+            grads[id(bias)] = grad_sum
         if input.requires_grad:
             grad_input = grad_rows * scale[:, None]
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
-                mean_grad = _channel_sum(grad_rows) / count
-                mean_grad_dot = _channel_dot(grad_rows, centered) / count
-                centered *= (scale * inv_std**2 * mean_grad_dot)[:, None]
+                centered *= (scale * inv_std**2 * grad_dot / count)[:, None]
                 grad_input -= centered
-                grad_input -= (scale * mean_grad)[:, None]
+                grad_input -= (scale * grad_sum / count)[:, None]
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
