@@ -228,6 +228,62 @@ def test_group_norm_float64_finite_differences(rng: np.random.Generator) -> None
     )
 
 
+# --- instance norm -------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 2, 3)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_instance_norm_matches_torch(
+    shape: tuple[int, ...], affine: bool, rng: np.random.Generator
+) -> None:
+    channels = shape[1]
+    inputs = [normal(rng, shape, loc=2.0)]
+    if affine:
+        inputs += [normal(rng, (channels,)), normal(rng, (channels,))]
+    running = [normal(rng, (channels,)), rng.uniform(0.5, 2, channels).astype(np.float32)]
+    ours_stats = [cnnkit.tensor(a.copy()) for a in running]
+    torch_stats = [torch.tensor(a.copy()) for a in running]
+
+    def ours(x, *params):  # type: ignore[no-untyped-def]
+        return F.instance_norm(x, *ours_stats, *params, momentum=0.3)
+
+    def theirs(x, *params):  # type: ignore[no-untyped-def]
+        return torch.nn.functional.instance_norm(x, *torch_stats, *params, momentum=0.3)
+
+    check_against_torch(ours, theirs, inputs)
+    for our_stat, torch_stat in zip(ours_stats, torch_stats, strict=True):
+        np.testing.assert_allclose(our_stat.numpy(), torch_stat.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("track_running_stats", [True, False])
+def test_instance_norm2d_layer_over_steps_and_eval(
+    track_running_stats: bool, rng: np.random.Generator
+) -> None:
+    kwargs = dict(affine=True, track_running_stats=track_running_stats)
+    ours, theirs = nn.InstanceNorm2d(3, **kwargs), torch.nn.InstanceNorm2d(3, **kwargs)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    for step in range(3):
+        x = normal(rng, (2, 3, 4, 4), loc=step)
+        expected = theirs(torch.from_numpy(x)).detach().numpy()
+        np.testing.assert_allclose(ours(cnnkit.tensor(x)).numpy(), expected, atol=1e-5)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-5, err_msg=key)
+    ours.eval()
+    theirs.eval()
+    check_against_torch(ours, theirs, [normal(rng, (3, 4, 5))])  # unbatched (C, H, W)
+
+
+def test_instance_norm_errors_and_warning() -> None:
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(t(2, 3, 1))
+    with pytest.raises(ValueError, match="at least 3 dimensions"):
+        F.instance_norm(t(2, 3))
+    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D"):
+        nn.InstanceNorm2d(3)(t(2, 3))
+    with pytest.raises(ValueError, match="to match num_features"):
+        nn.InstanceNorm1d(4, affine=True)(t(2, 3, 5))
+    with pytest.warns(UserWarning, match="to match num_features"):
+        nn.InstanceNorm1d(4)(t(2, 3, 5))
+
+
 # --- layer norm ----------------------------------------------------------------------------
 @given(
     leading=st.sampled_from([(), (3,), (2, 3)]),
