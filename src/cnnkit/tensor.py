@@ -76,7 +76,7 @@ class Tensor:
         self.data: np.ndarray = _as_array(data, dtype)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        if self.requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        if self.requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype={self.data.dtype}"
             )
@@ -93,7 +93,12 @@ class Tensor:
         out = cls.__new__(cls)
         out.data = data
         out.grad = None
-        needs_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        needs_grad = False
+        if _grad_enabled:
+            for parent in parents:  # a plain loop: this runs for every op, so it is kept lean
+                if parent.requires_grad:
+                    needs_grad = True
+                    break
         out.requires_grad = needs_grad
         out._backward = backward if needs_grad else None
         out._parents = tuple(parents) if needs_grad else ()
@@ -116,6 +121,11 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self._backward is None
 
+    @property
+    def grad_fn(self) -> BackwardFn | None:
+        """The closure that sends this tensor's gradient to its inputs (None for a leaf)."""
+        return self._backward
+
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         return self.data.shape if dim is None else self.data.shape[dim]
 
@@ -131,14 +141,54 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+
     def item(self) -> float | int | bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self.data.size} elements cannot be converted to a Python scalar"
+            )
         return self.data.item()
+
+    def __bool__(self) -> bool:
+        return bool(self.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if not np.issubdtype(self.data.dtype, np.integer):
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self.item())
 
     def tolist(self) -> Any:
         return self.data.tolist()
 
     def detach(self) -> Tensor:
+        """The same data (shared, not copied) outside the graph."""
         return Tensor(self.data)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph."""
+        return _ops.clone(self)
+
+    def contiguous(self) -> Tensor:
+        return self
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        """Write into the data in place; allowed where no graph records this tensor."""
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError(
+                "a leaf or graph tensor that requires grad cannot be written in place; "
+                "wrap the write in cnnkit.no_grad()"
+            )
+        if isinstance(index, Tensor):
+            index = index.data
+        self.data[index] = _data(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
@@ -150,6 +200,10 @@ class Tensor:
 
     def zero_(self) -> Tensor:
         self.data[...] = 0
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self.data[...] = value
         return self
 
     def float(self) -> Tensor:
@@ -167,7 +221,7 @@ class Tensor:
         body = np.array2string(self.data, prefix="tensor(", separator=", ")
         extras = "" if self.data.dtype == np.float32 else f", dtype={self.data.dtype}"
         if self._backward is not None:
-            extras += ", grad_fn=<backward>"
+            extras += f", grad_fn=<{_grad_fn_name(self._backward)}>"
         elif self.requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
@@ -199,6 +253,10 @@ class Tensor:
                 )
 
         grads: dict[int, np.ndarray] = {id(self): gradient}
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # inf/nan as torch
+            self._run_backward(grads, retain_graph)
+
+    def _run_backward(self, grads: dict[int, np.ndarray], retain_graph: bool) -> None:
         for node in _topological_order(self):
             grad = grads.pop(id(node), None)
             if grad is None:
@@ -216,7 +274,7 @@ class Tensor:
                 else:
                     grads[key] = parent_grad
             if not retain_graph:
-                node._backward = None
+                node._backward = _freed_backward
                 node._parents = ()
 
     # --- operators (the math lives in cnnkit.ops) ------------------------------------------
@@ -293,6 +351,9 @@ class Tensor:
     def abs(self) -> Tensor:
         return _ops.abs(self)
 
+    def pow(self, exponent: Any) -> Tensor:
+        return _ops.pow(self, exponent)
+
     def relu(self) -> Tensor:
         return _ops.relu(self)
 
@@ -302,25 +363,94 @@ class Tensor:
     def tanh(self) -> Tensor:
         return _ops.tanh(self)
 
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must not be None")
+        return _ops.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: Any) -> Tensor:
+        return _ops.maximum(self, other)
+
+    def minimum(self, other: Any) -> Tensor:
+        return _ops.minimum(self, other)
+
+    def where(self, condition: Any, other: Any) -> Tensor:
+        return _ops.where(condition, self, other)
+
+    def softmax(self, dim: int) -> Tensor:
+        return _ops.softmax(self, dim)
+
+    def log_softmax(self, dim: int) -> Tensor:
+        return _ops.log_softmax(self, dim)
+
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return _ops.sum(self, dim, keepdim)
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         return _ops.mean(self, dim, keepdim)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Any:
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """Largest element; with ``dim``, ``(values, indices)``; with a tensor, ``maximum``."""
+        if isinstance(dim, Tensor):
+            return _ops.maximum(self, dim)
         return _ops.max(self, dim, keepdim)
 
+    def min(self, dim: Any = None, keepdim: bool = False) -> Any:
+        """Smallest element; with ``dim``, ``(values, indices)``; with a tensor, ``minimum``."""
+        if isinstance(dim, Tensor):
+            return _ops.minimum(self, dim)
+        return _ops.min(self, dim, keepdim)
+
+    def amax(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+        return _ops.amax(self, dim, keepdim)
+
+    def amin(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Tensor:
+        return _ops.amin(self, dim, keepdim)
+
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        if dim is None:
-            return Tensor(np.argmax(self.data))
-        return Tensor(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        return _ops.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _ops.argmin(self, dim, keepdim)
+
+    def var(
+        self,
+        dim: int | Sequence[int] | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        return _ops.var(self, dim, _correction(unbiased, correction), keepdim)
+
+    def std(
+        self,
+        dim: int | Sequence[int] | None = None,
+        unbiased: bool | None = None,
+        keepdim: bool = False,
+        *,
+        correction: float | None = None,
+    ) -> Tensor:
+        return _ops.std(self, dim, _correction(unbiased, correction), keepdim)
+
+    def all(self) -> Tensor:
+        return Tensor(np.all(self.data))
+
+    def any(self) -> Tensor:
+        return Tensor(np.any(self.data))
 
     def reshape(self, *shape: Any) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
 
     def view(self, *shape: Any) -> Tensor:
         return _ops.reshape(self, _shape_args(shape))
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _ops.reshape(self, other.shape)
+
+    view_as = reshape_as
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
@@ -331,18 +461,50 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         return _ops.transpose(self, dim0, dim1)
 
+    def t(self) -> Tensor:
+        return self if self.ndim < 2 else _ops.transpose(self, 0, 1)
+
     @property
     def T(self) -> Tensor:
         return _ops.permute(self, tuple(reversed(range(self.ndim))))
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return _ops.clamp(self, min, max)
+    def squeeze(self, dim: int | Sequence[int] | None = None) -> Tensor:
+        return _ops.squeeze(self, dim)
 
-    def softmax(self, dim: int) -> Tensor:
-        return _ops.softmax(self, dim)
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _ops.unsqueeze(self, dim)
 
-    def log_softmax(self, dim: int) -> Tensor:
-        return _ops.log_softmax(self, dim)
+    def expand(self, *sizes: Any) -> Tensor:
+        return _ops.expand(self, _shape_args(sizes))
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _ops.expand(self, other.shape)
+
+    def split(self, split_size: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _ops.chunk(self, chunks, dim)
+
+
+def _correction(unbiased: bool | None, correction: float | None) -> float:
+    """torch's two spellings: ``unbiased`` (True = 1, False = 0) or ``correction``."""
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def _freed_backward(grad: np.ndarray) -> Sequence[np.ndarray | None]:
+    raise RuntimeError(
+        "Trying to backward through the graph a second time: its saved values were freed by "
+        "the first backward(). Pass retain_graph=True to the first call to keep them."
+    )
+
+
+def _grad_fn_name(backward: BackwardFn) -> str:
+    """``mul.<locals>.backward`` -> ``MulBackward``: the op that recorded the node."""
+    op = backward.__qualname__.split(".")[0].lstrip("_")
+    return "".join(part.capitalize() for part in op.split("_")) + "Backward"
 
 
 def _data(value: Any) -> Any:

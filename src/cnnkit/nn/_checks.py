@@ -60,3 +60,27 @@ def check_ndim(value: Tensor, allowed: tuple[int, ...], what: str, name: str = "
             f"{what}: expected {name} to be {expected}, got {value.ndim}-D with shape "
             f"{tuple(value.shape)}"
         )
+
+
+def factory_dtype(device: Any, dtype: Any) -> np.dtype:
+    """The dtype of a layer's new parameters: float32 unless ``dtype`` says otherwise.
+
+    ``device`` exists for PyTorch signatures; only ``None`` and ``"cpu"`` are accepted.
+    """
+    if device not in (None, "cpu"):
+        raise ValueError(f"device must be None or 'cpu' (cnnkit runs on the CPU), got {device!r}")
+    if dtype is None:
+        return np.dtype(np.float32)
+    result = np.dtype(dtype)
+    if not np.issubdtype(result, np.floating):
+        raise TypeError(f"dtype must be a floating-point type, got {result}")
+    return result
+
+
+def probability(value: Any, name: str = "p") -> float:
+    """A dropout probability in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {name}={value}")
+    return float(value)

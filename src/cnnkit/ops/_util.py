@@ -8,14 +8,36 @@ import numpy as np
 
 from cnnkit.tensor import Tensor
 
+# Decorator (and context manager) for ops where log(0), x / 0, sqrt(-1) or overflow are
+# legitimate: they give -inf/inf/nan quietly, as in PyTorch, instead of NumPy's warnings.
+ieee_silent = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
-    """A Tensor from ``value``; Python scalars take the dtype of ``like`` (no type promotion)."""
+    """A Tensor from ``value``. A Python scalar takes the dtype of ``like`` unless it is of a
+    higher kind (bool < int < float), as in PyTorch: ``float32 * 2 -> float32``,
+    ``int64 * 2.5 -> float32``."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, int | float | bool):
+    if (
+        like is not None
+        and isinstance(value, int | float)
+        and scalar_kind(value) <= dtype_kind(like.dtype)
+    ):
         return Tensor(np.asarray(value, dtype=like.dtype))
     return Tensor(value)
+
+
+def dtype_kind(dtype: np.dtype) -> int:
+    """0 for bool, 1 for integers, 2 for floating point: PyTorch's promotion categories."""
+    return _KIND_RANK.get(dtype.kind, 2)
+
+
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def scalar_kind(value: bool | int | float) -> int:
+    return 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -32,8 +54,25 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def normalize_dims(dim: int | tuple[int, ...] | list[int] | None, ndim: int) -> tuple[int, ...]:
-    """Non-negative axes; ``None`` means all of them."""
-    if dim is None:
+    """Non-negative axes; ``None`` means all of them. A 0-d tensor has none (dim 0 or -1 is
+    accepted for it, as in PyTorch)."""
+    if dim is None or ndim == 0:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(d % ndim if ndim else 0 for d in dims)
+    dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    return tuple(int(d) % ndim for d in dims)
+
+
+def check_dim(dim: int, ndim: int, name: str = "dim") -> int:
+    """``dim`` as a non-negative axis, or IndexError naming it (PyTorch raises IndexError).
+
+    Used by the API edges (``cnnkit.functions``, ``nn.functional``); ops trust their inputs.
+    """
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {name}={dim!r}")
+    low, high = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not low <= dim <= high:
+        raise IndexError(
+            f"{name}={dim} is out of range for a {ndim}-D tensor "
+            f"(expected to be in range of [{low}, {high}])"
+        )
+    return int(dim) % ndim if ndim else 0

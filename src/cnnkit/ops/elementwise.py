@@ -10,13 +10,52 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.ops._util import as_tensor, unbroadcast
+from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, unbroadcast
 from cnnkit.tensor import Tensor
+
+__all__ = [
+    "abs",
+    "add",
+    "cast",
+    "clamp",
+    "div",
+    "exp",
+    "log",
+    "maximum",
+    "minimum",
+    "mul",
+    "neg",
+    "pow",
+    "relu",
+    "sigmoid",
+    "sqrt",
+    "sub",
+    "tanh",
+    "where",
+]
+
+
+def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
+    """PyTorch's promotion: the higher category (bool < int < float) wins; within a category a
+    0-d tensor (or Python scalar) takes the dtype of the dimensioned operand."""
+    if a.dtype == b.dtype:
+        return a.dtype
+    category_a, category_b = dtype_kind(a.dtype), dtype_kind(b.dtype)
+    if category_a != category_b:
+        return a.dtype if category_a > category_b else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return np.promote_types(a.dtype, b.dtype)
 
 
 def _binary_inputs(a: Any, b: Any) -> tuple[Tensor, Tensor]:
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    return as_tensor(a, like), as_tensor(b, like)
+    a, b = as_tensor(a, like), as_tensor(b, like)
+    dtype = result_dtype(a, b)
+    return (
+        a if a.dtype == dtype else cast(a, dtype),
+        b if b.dtype == dtype else cast(b, dtype),
+    )
 
 
 def add(a: Any, b: Any) -> Tensor:
@@ -48,8 +87,11 @@ def mul(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(a.data * b.data, (a, b), backward)
 
 
+@ieee_silent
 def div(a: Any, b: Any) -> Tensor:
     a, b = _binary_inputs(a, b)
+    if dtype_kind(a.dtype) < 2:  # true division of integers gives the default float dtype
+        a, b = cast(a, np.dtype(np.float32)), cast(b, np.dtype(np.float32))
     out = a.data / b.data
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -60,6 +102,7 @@ def div(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(out, (a, b), backward)
 
 
+@ieee_silent
 def pow(base: Any, exponent: Any) -> Tensor:
     base, exponent = _binary_inputs(base, exponent)
     out = base.data**exponent.data
@@ -67,7 +110,11 @@ def pow(base: Any, exponent: Any) -> Tensor:
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         grad_base = grad_exponent = None
         if base.requires_grad:
-            local = exponent.data * base.data ** (exponent.data - 1)
+            # x**0 is constant, so its gradient is 0 even at x == 0 (where 0 * 0**-1 is nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = np.where(
+                    exponent.data == 0, 0, exponent.data * base.data ** (exponent.data - 1)
+                )
             grad_base = unbroadcast(grad * local, base.shape)
         if exponent.requires_grad:
             # d(b^e)/de = b^e log b, taken as 0 where b == 0 (PyTorch's convention)
@@ -83,15 +130,18 @@ def neg(a: Tensor) -> Tensor:
     return Tensor.from_op(-a.data, (a,), lambda grad: (-grad,))
 
 
+@ieee_silent
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out,))
 
 
+@ieee_silent
 def log(a: Tensor) -> Tensor:
     return Tensor.from_op(np.log(a.data), (a,), lambda grad: (grad / a.data,))
 
 
+@ieee_silent
 def sqrt(a: Tensor) -> Tensor:
     out = np.sqrt(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad / (2 * out),))
@@ -103,7 +153,7 @@ def abs(a: Tensor) -> Tensor:
 
 def relu(a: Tensor) -> Tensor:
     mask = a.data > 0
-    return Tensor.from_op(a.data * mask, (a,), lambda grad: (grad * mask,))
+    return Tensor.from_op(np.maximum(a.data, 0), (a,), lambda grad: (grad * mask,))
 
 
 def sigmoid(a: Tensor) -> Tensor:
@@ -123,3 +173,53 @@ def cast(a: Tensor, dtype: np.dtype) -> Tensor:
     return Tensor.from_op(
         a.data.astype(dtype), (a,), lambda grad: (grad.astype(source_dtype, copy=False),)
     )
+
+
+def clamp(a: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
+    """Clip to ``[min, max]`` (at least one given); the gradient passes where
+    ``min <= x <= max``, ends included, as in PyTorch."""
+    inside = np.ones(a.shape, dtype=bool)
+    if min is not None:
+        inside &= a.data >= min
+    if max is not None:
+        inside &= a.data <= max
+    out = np.clip(a.data, min, max)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * inside,))
+
+
+def _extremum(a: Any, b: Any, combine: np.ufunc, a_wins: np.ufunc) -> Tensor:
+    a, b = _binary_inputs(a, b)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        # ties split the gradient evenly, as PyTorch does
+        share_a = np.where(a.data == b.data, 0.5, a_wins(a.data, b.data)).astype(grad.dtype)
+        grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
+        return grad_a, grad_b
+
+    return Tensor.from_op(combine(a.data, b.data), (a, b), backward)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise larger of ``a`` and ``b`` (broadcast, NaN wins); ties share the gradient."""
+    return _extremum(a, b, np.maximum, np.greater)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise smaller of ``a`` and ``b`` (broadcast, NaN wins); ties share the gradient."""
+    return _extremum(a, b, np.minimum, np.less)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (all three broadcast together)."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, bool)
+    a, b = _binary_inputs(a, b)
+    out = np.where(condition, a.data, b.data)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        zero = np.zeros((), dtype=grad.dtype)
+        grad_a = unbroadcast(np.where(condition, grad, zero), a.shape) if a.requires_grad else None
+        grad_b = unbroadcast(np.where(condition, zero, grad), b.shape) if b.requires_grad else None
+        return grad_a, grad_b
+
+    return Tensor.from_op(out, (a, b), backward)

@@ -9,6 +9,8 @@ import numpy as np
 from cnnkit.ops._util import as_tensor, unbroadcast
 from cnnkit.tensor import Tensor
 
+__all__ = ["matmul"]
+
 
 def matmul(a: Any, b: Any) -> Tensor:
     a, b = as_tensor(a), as_tensor(b)
@@ -16,13 +18,10 @@ def matmul(a: Any, b: Any) -> Tensor:
     left = a.data[None, :] if a_vector else a.data
     right = b.data[:, None] if b_vector else b.data
     out = left @ right
+    matrix_shape = out.shape  # before squeezing away the vector dimensions
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        full_grad = grad
-        if a_vector:
-            full_grad = np.expand_dims(full_grad, -2)
-        if b_vector:
-            full_grad = np.expand_dims(full_grad, -1)
+        full_grad = grad.reshape(matrix_shape)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_left = unbroadcast(full_grad @ np.swapaxes(right, -1, -2), left.shape)

@@ -1,5 +1,209 @@
-"""Batch, group and layer normalisation: forward and backward side by side."""
+"""Batch, group and layer normalisation: forward and backward side by side.
+
+Each is one op with a hand-written backward (no graph of small ops). With x̂ = (x - mean) /
+sqrt(var + eps) over a normalisation set of n elements and dx̂ = dy * weight, the input gradient
+of all three is the same expression:
+
+    dx = (dx̂ - mean(dx̂) - x̂ * mean(dx̂ * x̂)) / sqrt(var + eps)
+
+taken per channel over (N, *) for batch norm, per (sample, group) for group norm and per
+sample over the trailing dimensions for layer norm.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import numpy as np
+
+from cnnkit.tensor import Tensor
+
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
+
+
+def _normalize_last_axis(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x̂, 1/sqrt(var + eps)) over the last axis, with the biased variance."""
+    size = x.shape[-1]
+    centered = x - (np.einsum("...k->...", x) / size)[..., None]
+    var = np.einsum("...k,...k->...", centered, centered) / size
+    inv_std = (1.0 / np.sqrt(var + eps))[..., None]
+    centered *= inv_std
+    return centered, inv_std
+
+
+def _normalize_last_axis_backward(
+    grad_normalized: np.ndarray, normalized: np.ndarray, inv_std: np.ndarray
+) -> np.ndarray:
+    """dx from dx̂ (overwritten) for x̂ normalised over the last axis."""
+    size = normalized.shape[-1]
+    mean_grad = np.einsum("...k->...", grad_normalized)[..., None] / size
+    mean_grad_dot = np.einsum("...k,...k->...", grad_normalized, normalized)[..., None] / size
+    grad_normalized -= normalized * mean_grad_dot
+    grad_normalized -= mean_grad
+    grad_normalized *= inv_std
+    return grad_normalized
+
+
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Per-channel sum of an (N, C, L) array."""
+    return np.einsum("ncl->nc", a).sum(axis=0)
+
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-channel sum of a * b for (N, C, L) arrays, without the product array."""
+    return np.einsum("ncl,ncl->nc", a, b).sum(axis=0)
+
+
+def _scale_shift(
+    normalized: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None
+) -> np.ndarray:
+    """normalized * weight + bias in one new array (fresh large arrays are the costly part)."""
+    if weight is None and bias is None:
+        return normalized
+    out = normalized * weight if weight is not None else normalized.copy()
+    if bias is not None:
+        out += bias
+    return out
+
+
+def _with_affine(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, ...]:
+    return (input,) + tuple(t for t in (weight, bias) if t is not None)
+
+
+def _grads_for(parents: tuple[Tensor, ...], grads: dict[int, np.ndarray | None]) -> tuple:
+    return tuple(grads.get(id(p)) for p in parents)
+
+
+def batch_norm(
+    input: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    running_mean: np.ndarray | None,
+    running_var: np.ndarray | None,
+    training: bool,
+    momentum: float,
+    eps: float,
+) -> Tensor:
+    """Normalise each channel of (N, C, *) input over (N, *).
+
+    Training: batch statistics, and the running ones (if given) are updated in place with
+    ``(1 - momentum) * running + momentum * batch`` (unbiased variance). Evaluation: the
+    running statistics.
+    """
+    batch, channels = input.shape[:2]
+    x = input.data.reshape(batch, channels, -1)
+    count = x.shape[0] * x.shape[2]
+    gamma = np.ones(channels, input.dtype) if weight is None else weight.data
+    beta = np.zeros(channels, input.dtype) if bias is None else bias.data
+
+    if training:
+        mean = _channel_sum(x) / count
+        centered = x - mean[:, None]
+        var = _channel_dot(centered, centered) / count
+        inv_std = 1.0 / np.sqrt(var + eps)
+        if running_mean is not None and running_var is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+            running_var *= 1 - momentum
+            running_var += momentum * var * (count / (count - 1))
+    else:
+        centered = None  # only the backward needs x - running_mean
+        inv_std = 1.0 / np.sqrt(running_var + eps)
+    scale = gamma * inv_std
+    if training:
+        out = centered * scale[:, None]
+        out += beta[:, None]
+    else:
+        out = x * scale[:, None]
+        out += (beta - running_mean * scale)[:, None]
+    parents = _with_affine(input, weight, bias)
+
+    def backward(grad: np.ndarray) -> tuple:
+        grad_rows = grad.reshape(x.shape)
+        rows = centered if training else x - running_mean[:, None]
+        grads: dict[int, np.ndarray | None] = {}
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = _channel_dot(grad_rows, rows) * inv_std
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = _channel_sum(grad_rows)
+        if input.requires_grad:
+            grad_input = grad_rows * scale[:, None]
+            if training:
+                # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
+                mean_grad = _channel_sum(grad_rows) / count
+                mean_grad_dot = _channel_dot(grad_rows, centered) / count
+                grad_input -= centered * (scale * inv_std**2 * mean_grad_dot)[:, None]
+                grad_input -= (scale * mean_grad)[:, None]
+            grads[id(input)] = grad_input.reshape(input.shape)
+        return _grads_for(parents, grads)
+
+    return Tensor.from_op(out.reshape(input.shape), parents, backward)
+
+
+def group_norm(
+    input: Tensor, num_groups: int, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> Tensor:
+    """Normalise each group of C/num_groups channels of each sample of (N, C, *) input."""
+    batch, channels = input.shape[:2]
+    grouped = input.data.reshape(batch, num_groups, -1)
+    normalized, inv_std = _normalize_last_axis(grouped, eps)
+    per_channel = normalized.reshape(batch, channels, -1)
+    out = _scale_shift(
+        per_channel,
+        None if weight is None else weight.data[:, None],
+        None if bias is None else bias.data[:, None],
+    )
+    parents = _with_affine(input, weight, bias)
+
+    def backward(grad: np.ndarray) -> tuple:
+        grad_rows = grad.reshape(per_channel.shape)
+        grads: dict[int, np.ndarray | None] = {}
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = _channel_dot(grad_rows, per_channel)
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = _channel_sum(grad_rows)
+        if input.requires_grad:
+            grad_normalized = (
+                grad_rows.copy() if weight is None else grad_rows * weight.data[:, None]
+            )
+            grad_input = _normalize_last_axis_backward(
+                grad_normalized.reshape(grouped.shape), normalized, inv_std
+            )
+            grads[id(input)] = grad_input.reshape(input.shape)
+        return _grads_for(parents, grads)
+
+    return Tensor.from_op(out.reshape(input.shape), parents, backward)
+
+
+def layer_norm(
+    input: Tensor,
+    normalized_shape: tuple[int, ...],
+    weight: Tensor | None,
+    bias: Tensor | None,
+    eps: float,
+) -> Tensor:
+    """Normalise each sample over its trailing ``normalized_shape`` dimensions."""
+    features = int(np.prod(normalized_shape))
+    rows = input.data.reshape(-1, features)
+    normalized, inv_std = _normalize_last_axis(rows, eps)
+    out = _scale_shift(
+        normalized,
+        None if weight is None else weight.data.reshape(-1),
+        None if bias is None else bias.data.reshape(-1),
+    )
+    parents = _with_affine(input, weight, bias)
+
+    def backward(grad: np.ndarray) -> tuple:
+        grad_rows = grad.reshape(rows.shape)
+        grads: dict[int, np.ndarray | None] = {}
+        if weight is not None and weight.requires_grad:
+            grads[id(weight)] = np.einsum("mk,mk->k", grad_rows, normalized).reshape(weight.shape)
+        if bias is not None and bias.requires_grad:
+            grads[id(bias)] = grad_rows.sum(axis=0).reshape(bias.shape)
+        if input.requires_grad:
+            grad_normalized = (
+                grad_rows.copy() if weight is None else grad_rows * weight.data.reshape(-1)
+            )
+            grad_input = _normalize_last_axis_backward(grad_normalized, normalized, inv_std)
+            grads[id(input)] = grad_input.reshape(input.shape)
+        return _grads_for(parents, grads)
+
+    return Tensor.from_op(out.reshape(input.shape), parents, backward)

@@ -1,5 +1,424 @@
-"""Max, average and adaptive pooling: forward and backward side by side."""
+"""Max, average and adaptive pooling and max-unpooling: forward and backward side by side.
+
+All ops pool over the last ``n`` axes (``n = len(kernel_size)``, 1 to 3); every axis before
+them is a batch axis, so ``(N, C, H, W)`` and unbatched ``(C, H, W)`` take the same path.
+
+Sliding windows are never materialised. A window position is a kernel offset ``j`` (one per
+spatial axis); for each offset, the input elements it picks for all outputs at once form a
+strided view ``padded[..., j*d : j*d + (o-1)*s + 1 : s]`` of the output's shape. Pooling is a
+loop over the ``prod(kernel_size)`` offsets, each a handful of whole-array NumPy operations.
+
+Max pooling follows PyTorch's CPU kernels exactly: within a window the first maximum in
+row-major order wins, a NaN wins over anything (the last NaN, since ``val > max or isnan(val)``
+updates on every NaN), padding never wins, and a window of ``-inf`` reports its first
+position inside the input. Indices are flat positions within each channel's spatial plane.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import functools
+import itertools
+from collections.abc import Iterator
+from types import EllipsisType
+
+import numpy as np
+
+from cnnkit.arithmetic.shapes import pool_output_size
+from cnnkit.tensor import Tensor, is_grad_enabled
+
+__all__ = ["adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "max_pool", "max_unpool"]
+
+Ints = tuple[int, ...]
+
+
+# --- window geometry --------------------------------------------------------------------------
+def _outer(vectors: list[np.ndarray], combine: np.ufunc) -> np.ndarray:
+    """Combine one vector per spatial axis into an array of shape (len(v0), len(v1), ...)."""
+    return functools.reduce(combine, np.ix_(*vectors))
+
+
+def _pad(
+    data: np.ndarray, padding: Ints, padded_size: Ints, fill: float
+) -> tuple[np.ndarray, tuple[slice, ...]]:
+    """``data`` with ``padding`` before and enough after to reach ``padded_size`` per axis.
+
+    Returns the padded array and the index of the original data inside it. Without padding
+    the input itself is returned (no copy).
+    """
+    n = len(padding)
+    spatial = data.shape[-n:]
+    inside = (Ellipsis,) + tuple(slice(p, p + i) for p, i in zip(padding, spatial, strict=True))
+    if tuple(padded_size) == tuple(spatial):
+        return data, inside
+    padded = np.full(data.shape[:-n] + tuple(padded_size), fill, dtype=data.dtype)
+    padded[inside] = data
+    return padded, inside
+
+
+def _padded_size(
+    spatial: Ints, out_spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints
+) -> Ints:
+    """Per axis: left and right padding, plus the overhang of a ceil-mode last window."""
+    return tuple(
+        max(i + 2 * p, (o - 1) * s + (k - 1) * d + 1)
+        for i, o, k, s, p, d in zip(
+            spatial, out_spatial, kernel, stride, padding, dilation, strict=True
+        )
+    )
+
+
+def _offset_slices(
+    out_spatial: Ints, kernel: Ints, stride: Ints, dilation: Ints
+) -> Iterator[tuple[EllipsisType | slice, ...]]:
+    """For each kernel offset in row-major order, the index of its strided view."""
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        yield (Ellipsis,) + tuple(
+            slice(j * d, j * d + (o - 1) * s + 1, s)
+            for j, o, s, d in zip(offset, out_spatial, stride, dilation, strict=True)
+        )
+
+
+def _windows_overlap(kernel: Ints, stride: Ints, dilation: Ints) -> bool:
+    """Whether two windows can share an input element (then backward must accumulate)."""
+    return any(s < (k - 1) * d + 1 for k, s, d in zip(kernel, stride, dilation, strict=True))
+
+
+def _has_nan(data: np.ndarray) -> bool:
+    """Cheap NaN test: one vectorised sum. A false alarm (inf - inf) only takes the slow path."""
+    return bool(np.isnan(np.sum(data)))
+
+
+def _code_dtype(count: int) -> np.dtype:
+    """The smallest integer type that holds window-offset codes 0..count-1."""
+    return np.dtype(np.int8) if count <= 127 else np.dtype(np.int32)
+
+
+def _argmax_update(
+    best: np.ndarray, code: np.ndarray, candidate: np.ndarray, offset: int, nan_aware: bool
+) -> None:
+    """PyTorch's ``if (val > max || isnan(val)) {max = val; index = offset}``, for all windows.
+
+    Branch-free, because masked assignment costs a mispredicted branch per element (10x
+    slower): ``np.maximum`` gives the same values (NaN propagates as in PyTorch), and as
+    offsets arrive in increasing order, the updated code is ``max(code, offset * better)``.
+    """
+    better = np.greater(candidate, best)
+    if nan_aware:
+        better |= np.isnan(candidate)
+    np.maximum(best, candidate, out=best)
+    np.maximum(code, np.multiply(better, offset, dtype=code.dtype), out=code)
+
+
+def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) -> np.ndarray:
+    """Sum ``values`` into zero planes of ``plane_shape`` at per-plane flat positions.
+
+    ``values`` and ``flat_index`` have shape (..., *out_spatial); the result has shape
+    (..., *plane_shape). Positions may repeat (overlapping windows); they accumulate.
+    """
+    n = len(plane_shape)
+    batch = values.shape[: values.ndim - n]
+    plane = int(np.prod(plane_shape))
+    rows = int(np.prod(batch))
+    index = flat_index.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
+    summed = np.bincount(index.ravel(), weights=values.ravel(), minlength=rows * plane)
+    return summed.astype(values.dtype, copy=False).reshape(batch + tuple(plane_shape))
+
+
+# --- max pooling ------------------------------------------------------------------------------
+def _first_valid_code(
+    out_spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints
+) -> np.ndarray:
+    """Per output, the code of its window's first offset inside the input (not in padding)."""
+    code_strides = np.cumprod((1,) + kernel[:0:-1])[::-1]
+    firsts = []
+    for o, s, p, d, step in zip(out_spatial, stride, padding, dilation, code_strides, strict=True):
+        start = np.arange(o) * s - p
+        firsts.append(np.maximum(0, (-start + d - 1) // d) * step)
+    return _outer(firsts, np.add)
+
+
+def _codes_to_indices(
+    code: np.ndarray,
+    spatial: Ints,
+    out_spatial: Ints,
+    kernel: Ints,
+    stride: Ints,
+    padding: Ints,
+    dilation: Ints,
+) -> np.ndarray:
+    """Kernel-offset codes -> flat positions within the unpadded spatial plane (int64)."""
+    code = code.astype(np.int64)
+    n = len(kernel)
+    flat = np.zeros(code.shape, dtype=np.int64)
+    remainder = code
+    for axis in range(n - 1, -1, -1):
+        remainder, j = np.divmod(remainder, kernel[axis])
+        shape = [1] * n
+        shape[axis] = out_spatial[axis]
+        start = (np.arange(out_spatial[axis]) * stride[axis] - padding[axis]).reshape(shape)
+        position = start + j * dilation[axis]
+        flat += position * int(np.prod(spatial[axis + 1 :]))
+    return flat
+
+
+def max_pool(
+    x: Tensor,
+    kernel_size: Ints,
+    stride: Ints,
+    padding: Ints,
+    dilation: Ints,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Max pooling over the last ``len(kernel_size)`` axes; optionally also the argmax indices."""
+    n = len(kernel_size)
+    spatial = x.shape[-n:]
+    out_spatial = tuple(
+        pool_output_size(i, k, s, p, d, ceil_mode)
+        for i, k, s, p, d in zip(spatial, kernel_size, stride, padding, dilation, strict=True)
+    )
+    padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, dilation)
+    padded, inside = _pad(x.data, padding, padded_size, -np.inf)
+    slices = list(_offset_slices(out_spatial, kernel_size, stride, dilation))
+
+    if not return_indices and not (is_grad_enabled() and x.requires_grad):
+        # Values only: np.maximum propagates NaN exactly like PyTorch's comparison does.
+        out = padded[slices[0]].copy()
+        for index in slices[1:]:
+            np.maximum(out, padded[index], out=out)
+        return Tensor(out)
+
+    batch = x.shape[:-n]
+    code = np.empty(batch + out_spatial, dtype=_code_dtype(len(slices)))
+    nan_aware = _has_nan(x.data)
+    if any(padding):
+        best = np.full(batch + out_spatial, -np.inf, dtype=x.dtype)
+        code[...] = _first_valid_code(out_spatial, kernel_size, stride, padding, dilation)
+        start = 0
+    else:  # the first offset lies inside the input for every window: start from it
+        best = padded[slices[0]].copy()
+        code[...] = 0
+        start = 1
+    for offset in range(start, len(slices)):
+        _argmax_update(best, code, padded[slices[offset]], offset, nan_aware)
+
+    overlapping = _windows_overlap(kernel_size, stride, dilation)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        grad_padded = np.zeros(padded.shape, dtype=grad.dtype)
+        for offset, index in enumerate(slices):
+            if overlapping:
+                grad_padded[index] += grad * (code == offset)
+            else:
+                np.multiply(grad, code == offset, out=grad_padded[index])
+        return (grad_padded[inside],)
+
+    out = Tensor.from_op(best, (x,), backward)
+    if not return_indices:
+        return out
+    indices = _codes_to_indices(code, spatial, out_spatial, kernel_size, stride, padding, dilation)
+    return out, Tensor(indices)
+
+
+# --- average pooling --------------------------------------------------------------------------
+def _avg_divisor(
+    spatial: Ints,
+    out_spatial: Ints,
+    kernel: Ints,
+    stride: Ints,
+    padding: Ints,
+    count_include_pad: bool,
+    divisor_override: int | None,
+    dtype: np.dtype,
+) -> np.ndarray:
+    """Per-output divisor, PyTorch's rule.
+
+    A window counts the padding it covers when ``count_include_pad``, but never the overhang of
+    a ceil-mode window past the right padding. Both counts are products over the axes.
+    """
+    if divisor_override is not None:
+        return np.asarray(divisor_override, dtype=dtype)
+    counts = []
+    for i, o, k, s, p in zip(spatial, out_spatial, kernel, stride, padding, strict=True):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, i + p)
+        if count_include_pad:
+            counts.append(end - start)
+        else:
+            counts.append(np.minimum(end, i) - np.maximum(start, 0))
+    return _outer(counts, np.multiply).astype(dtype)
+
+
+def avg_pool(
+    x: Tensor,
+    kernel_size: Ints,
+    stride: Ints,
+    padding: Ints,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: int | None,
+) -> Tensor:
+    """Average pooling over the last ``len(kernel_size)`` axes."""
+    n = len(kernel_size)
+    spatial = x.shape[-n:]
+    ones = (1,) * n
+    out_spatial = tuple(
+        pool_output_size(i, k, s, p, 1, ceil_mode)
+        for i, k, s, p in zip(spatial, kernel_size, stride, padding, strict=True)
+    )
+    padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, ones)
+    padded, inside = _pad(x.data, padding, padded_size, 0.0)
+    slices = list(_offset_slices(out_spatial, kernel_size, stride, ones))
+
+    total = padded[slices[0]].copy()
+    for index in slices[1:]:
+        np.add(total, padded[index], out=total)
+    divisor = _avg_divisor(
+        spatial,
+        out_spatial,
+        kernel_size,
+        stride,
+        padding,
+        count_include_pad,
+        divisor_override,
+        x.dtype,
+    )
+    out = np.divide(total, divisor, out=total)
+    overlapping = _windows_overlap(kernel_size, stride, ones)
+    padded_shape = padded.shape
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        share = grad / divisor
+        grad_padded = np.zeros(padded_shape, dtype=grad.dtype)
+        for index in slices:
+            if overlapping:
+                grad_padded[index] += share
+            else:
+                grad_padded[index] = share
+        return (grad_padded[inside],)
+
+    return Tensor.from_op(out, (x,), backward)
+
+
+# --- adaptive pooling -------------------------------------------------------------------------
+def _adaptive_bins(input_size: int, output_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin j covers [floor(j*i/o), ceil((j+1)*i/o)); bins may overlap. Returns (start, end)."""
+    j = np.arange(output_size)
+    return (j * input_size) // output_size, -((-(j + 1) * input_size) // output_size)
+
+
+def _averaging_matrix(input_size: int, output_size: int, dtype: np.dtype) -> np.ndarray:
+    """(o, i) matrix whose row j averages bin j: adaptive average pooling along one axis."""
+    start, end = _adaptive_bins(input_size, output_size)
+    positions = np.arange(input_size)
+    member = (positions >= start[:, None]) & (positions < end[:, None])
+    return (member / (end - start)[:, None]).astype(dtype)
+
+
+def matmul_along_axis(data: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """Apply ``matrix`` (o, i) to the negative axis ``axis`` (size i) of ``data``: a GEMM."""
+    if axis == -1:
+        return data @ matrix.T
+    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (-1,))
+    result = matrix @ moved
+    return result.reshape(
+        data.shape[: data.ndim + axis] + (matrix.shape[0],) + data.shape[data.ndim + axis + 1 :]
+    )
+
+
+def adaptive_avg_pool(x: Tensor, output_size: Ints) -> Tensor:
+    """Adaptive average pooling of the last ``len(output_size)`` axes to ``output_size``.
+
+    Bin averages factor into one averaging matrix per axis, so the op is a chain of GEMMs.
+    """
+    n = len(output_size)
+    spatial = x.shape[-n:]
+    axes = tuple(range(-n, 0))
+    if all(o == 1 for o in output_size):  # global average pooling
+        out = x.data.mean(axis=axes, keepdims=True)
+
+        def backward_global(grad: np.ndarray) -> tuple[np.ndarray]:
+            share = grad / np.asarray(np.prod(spatial), dtype=grad.dtype)
+            return (np.broadcast_to(share, x.shape).copy(),)
+
+        return Tensor.from_op(out, (x,), backward_global)
+
+    # An axis whose size does not change has one-element bins: nothing to do there.
+    matrices = [
+        (axis, _averaging_matrix(i, o, x.dtype))
+        for axis, i, o in zip(axes, spatial, output_size, strict=True)
+        if i != o
+    ]
+    out = x.data
+    for axis, matrix in matrices:
+        out = matmul_along_axis(out, matrix, axis)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        for axis, matrix in matrices:
+            grad = matmul_along_axis(grad, matrix.T, axis)
+        return (np.ascontiguousarray(grad),)
+
+    return Tensor.from_op(np.ascontiguousarray(out), (x,), backward)
+
+
+def adaptive_max_pool(
+    x: Tensor, output_size: Ints, return_indices: bool
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Adaptive max pooling of the last ``len(output_size)`` axes; optionally the indices.
+
+    Bins differ in length, so each axis gets one extra ``-inf`` element; step ``t`` of a bin
+    shorter than ``t + 1`` points at it. A loop over the steps then works like ``max_pool``.
+    """
+    n = len(output_size)
+    spatial = x.shape[-n:]
+    batch = x.shape[:-n]
+    bins = [_adaptive_bins(i, o) for i, o in zip(spatial, output_size, strict=True)]
+    steps = [int(np.max(end - start, initial=0)) for start, end in bins]
+    padded, _ = _pad(x.data, (0,) * n, tuple(i + 1 for i in spatial), -np.inf)
+    nan_aware = _has_nan(x.data)
+
+    best = np.full(batch + tuple(output_size), -np.inf, dtype=x.dtype)
+    # Code 0 (step 0 on every axis) is the bin's first element: PyTorch's initial index.
+    code = np.zeros(batch + tuple(output_size), dtype=_code_dtype(int(np.prod(steps))))
+    for offset, step in enumerate(itertools.product(*(range(count) for count in steps))):
+        picks = [
+            np.where(t < end - start, start + t, i)
+            for t, (start, end), i in zip(step, bins, spatial, strict=True)
+        ]
+        _argmax_update(best, code, padded[(Ellipsis, *np.ix_(*picks))], offset, nan_aware)
+
+    flat = np.zeros(code.shape, dtype=np.int64)
+    remainder = code.astype(np.int64)
+    for axis in range(n - 1, -1, -1):
+        remainder, t = np.divmod(remainder, steps[axis])
+        shape = [1] * n
+        shape[axis] = output_size[axis]
+        flat += (bins[axis][0].reshape(shape) + t) * int(np.prod(spatial[axis + 1 :]))
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        return (_scatter_add(grad, flat, spatial),)
+
+    out = Tensor.from_op(best, (x,), backward)
+    return (out, Tensor(flat)) if return_indices else out
+
+
+# --- max unpooling ----------------------------------------------------------------------------
+def max_unpool(x: Tensor, indices: Tensor, output_size: Ints) -> Tensor:
+    """Place each value of ``x`` at its flat per-plane position ``indices`` in zero planes.
+
+    The inverse of ``max_pool(..., return_indices=True)``; a repeated index keeps the last
+    value written, as PyTorch's CPU kernel does.
+    """
+    n = len(output_size)
+    batch = x.shape[:-n]
+    rows = int(np.prod(batch))
+    plane = int(np.prod(output_size))
+    row_index = np.arange(rows)[:, None]
+    column_index = indices.data.reshape(rows, -1)
+    out = np.zeros((rows, plane), dtype=x.dtype)
+    out[row_index, column_index] = x.data.reshape(rows, -1)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        return (grad.reshape(rows, plane)[row_index, column_index].reshape(x.shape),)
+
+    return Tensor.from_op(out.reshape(batch + tuple(output_size)), (x,), backward)

@@ -1,9 +1,234 @@
-"""Subcommands of the ``cnnkit`` command line for this package."""
+"""Subcommands ``train``, ``eval`` and ``predict`` of the ``cnnkit`` command line.
+
+cnnkit train                                  LeNet-5 on the bundled MNIST, 10 epochs
+cnnkit train --model small-cnn --data fashion-mnist --epochs 8 --scheduler onecycle
+cnnkit train --resume runs/lenet5-mnist-20260101-120000
+cnnkit eval runs/lenet5-mnist-20260101-120000
+cnnkit predict runs/lenet5-mnist-20260101-120000 digit.png --top-k 3
+
+Errors a user can cause (unknown names, missing files, a corrupt checkpoint, a file that is
+not an image) are reported in one line on stderr with exit code 1 (2 for usage errors), never
+as a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+
+from cnnkit.models import MODELS
+from cnnkit.training.checkpoint import CheckpointError
+from cnnkit.training.datasets import DATASETS
+from cnnkit.training.predict import ImageFileError
+from cnnkit.training.trainer import OPTIMIZERS, SCHEDULERS, RunError, TrainConfig
+
+# Options that define a run; with --resume they come from the run directory instead.
+_RUN_OPTIONS = (
+    "model",
+    "data",
+    "epochs",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "scheduler",
+    "seed",
+    "augment",
+    "limit_train",
+    "limit_test",
+)
+_USER_ERRORS = (
+    RunError,
+    CheckpointError,
+    ImageFileError,
+    FileNotFoundError,
+    ValueError,
+    FloatingPointError,
+)
+
+
+def _name(value: str) -> str:
+    return value.lower().replace("_", "-")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return number
+
+
+def _fail(command: str, error: BaseException) -> int:
+    print(f"cnnkit {command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _guarded(command: str, run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Turn expected user errors into a one-line message and exit code 1."""
+
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except _USER_ERRORS as error:
+            return _fail(command, error)
+        except KeyboardInterrupt:
+            print(f"\ncnnkit {command}: interrupted", file=sys.stderr)
+            return 130
+
+    return guarded
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads is not None:
+        import cnnkit
+
+        cnnkit.set_num_threads(threads)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from cnnkit.training.trainer import Trainer
+
+    _set_threads(args.threads)
+    progress = not args.no_progress
+    if args.resume is not None:
+        given = [f"--{name.replace('_', '-')}" for name in _RUN_OPTIONS if getattr(args, name)
+                 is not None]  # fmt: skip
+        if given or args.out is not None:
+            raise ValueError(
+                f"{' '.join(given + (['--out'] if args.out else []))}: a resumed run keeps the "
+                "settings saved in its run directory"
+            )
+        trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data_dir)
+        if trainer.epoch >= trainer.config.epochs:
+            result = trainer.result()
+            print(f"{args.resume}: all {trainer.epoch} epochs already done; test accuracy "
+                  f"{result['test_accuracy']:.2%}")  # fmt: skip
+            return 0
+        print(f"resuming {trainer.run_dir} after epoch {trainer.epoch}/{trainer.config.epochs}")
+    else:
+        options = {name: getattr(args, name) for name in _RUN_OPTIONS}
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        config = TrainConfig(
+            **{name: defaults[name] if value is None else value for name, value in
+               options.items()}, data_dir=args.data_dir,
+        )  # fmt: skip
+        trainer = Trainer(config, args.out, progress=progress)
+        print(
+            f"training {config.model} on {config.data}: {len(trainer.train_set)} train / "
+            f"{len(trainer.test_set)} test images, {config.epochs} epochs, {config.optimizer} "
+            f"lr {config.lr:g}, {config.scheduler} schedule -> {trainer.run_dir}"
+        )
+    start = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted; the last finished epoch is saved. Continue with: "
+            f"cnnkit train --resume {trainer.run_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    print(
+        f"test accuracy {result['test_accuracy']:.2%} (loss {result['test_loss']:.4f}) after "
+        f"{result['epochs']} epochs, {time.perf_counter() - start:.0f} s; files in "
+        f"{trainer.run_dir}"
+    )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from cnnkit.data.loader import DataLoader
+    from cnnkit.training.trainer import EVAL_BATCH_SIZE, evaluate, load_run
+
+    _set_threads(args.threads)
+    config, model, spec = load_run(args.run_dir)
+    test_set = spec.load(False, args.data_dir or config.data_dir, False, args.limit)
+    metrics = evaluate(model, DataLoader(test_set, EVAL_BATCH_SIZE), not args.no_progress)
+    print(
+        f"{config.model} on {config.data} test set ({len(test_set)} images): "
+        f"accuracy {metrics['accuracy']:.2%}, loss {metrics['loss']:.4f}"
+    )
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from cnnkit.training.predict import predict_files
+    from cnnkit.training.trainer import load_run
+
+    _set_threads(args.threads)
+    _, model, spec = load_run(args.run_dir)
+    for path, top in zip(args.images, predict_files(model, spec, args.images, args.top_k),
+                         strict=True):  # fmt: skip
+        ranked = ", ".join(f"{name} {probability:.1%}" for name, probability in top)
+        print(f"{path}: {ranked}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_positive_int, help="threads for the kernels and BLAS")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Register this package's subcommands; each sets ``func(args) -> int``."""
+    """Register ``train``, ``eval`` and ``predict``; each sets ``func(args) -> int``."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a model (default: LeNet-5 on the bundled MNIST digits)",
+        description="Train a model and write weights, checkpoint, metrics and curves to a run "
+        "directory. Unset options take the defaults of cnnkit.training.TrainConfig.",
+    )
+    train.add_argument("--model", type=_name, choices=sorted(MODELS), help="default: lenet5")
+    train.add_argument("--data", type=_name, choices=sorted(DATASETS), help="default: mnist")
+    train.add_argument(
+        "--data-dir", help="directory of the data set's files (default: bundled / system)"
+    )
+    train.add_argument("--epochs", type=_positive_int, help="default: 10")
+    train.add_argument("--batch-size", type=_positive_int, help="default: 64")
+    train.add_argument("--optimizer", type=_name, choices=OPTIMIZERS, help="default: sgd")
+    train.add_argument("--lr", type=float, help="default: 0.05 for sgd, 0.001 for adam(w)")
+    train.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
+    train.add_argument("--weight-decay", type=float, help="default: 5e-4")
+    train.add_argument("--scheduler", type=_name, choices=SCHEDULERS, help="default: cosine")
+    train.add_argument("--seed", type=int, help="default: 0")
+    train.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="random augmentation of training images (default: the data set's choice)",
+    )
+    train.add_argument(
+        "--limit", dest="limit_train", type=_positive_int, metavar="N",
+        help="use only the first N training images",
+    )  # fmt: skip
+    train.add_argument(
+        "--limit-test", type=_positive_int, metavar="N", help="use only the first N test images"
+    )
+    train.add_argument("--out", help="run directory (default runs/<model>-<data>-<time>)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    _common(train)
+    train.set_defaults(func=_guarded("train", _train))
+
+    evaluate = subparsers.add_parser(
+        "eval", help="test accuracy of a trained run", description="Evaluate a run's weights."
+    )
+    evaluate.add_argument("run_dir", help="run directory written by cnnkit train")
+    evaluate.add_argument("--data-dir", help="directory of the data set's files")
+    evaluate.add_argument("--limit", type=_positive_int, metavar="N", help="first N test images")
+    _common(evaluate)
+    evaluate.set_defaults(func=_guarded("eval", _eval))
+
+    predict = subparsers.add_parser(
+        "predict",
+        help="classify image files with a trained run",
+        description="Print the most likely classes of each image. Images of any size and "
+        "colour are converted like the training data: grey levels, inverted if dark-on-light, "
+        "object cropped, scaled and centred in 28x28 (MNIST: 20x20 box, centre of mass).",
+    )
+    predict.add_argument("run_dir", help="run directory written by cnnkit train")
+    predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
+    predict.add_argument("--top-k", type=_positive_int, default=3, help="classes to show")
+    _common(predict)
+    predict.set_defaults(func=_guarded("predict", _predict))

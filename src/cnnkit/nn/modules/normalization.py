@@ -1,5 +1,306 @@
-"""Normalization layers."""
+"""Normalisation layers: BatchNorm1d/2d/3d, GroupNorm, LayerNorm."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from cnnkit.nn import functional as F
+from cnnkit.nn import init
+from cnnkit.nn._checks import factory_dtype
+from cnnkit.nn.modules.module import Module
+from cnnkit.nn.parameter import Parameter
+from cnnkit.tensor import Tensor
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
+
+
+class _BatchNorm(Module):
+    _expected_ndims: tuple[int, ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
+            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"momentum must be in [0, 1] or None, got {momentum!r}")
+        if eps <= 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        dtype = factory_dtype(device, dtype)
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_features, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches seen."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        """Reset the running statistics and set weight 1, bias 0."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim not in self._expected_ndims:
+            expected = " or ".join(f"{n}D" for n in self._expected_ndims)
+            raise ValueError(f"expected {expected} input (got {input.ndim}D input)")
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        # Without running statistics, evaluation mode also normalises with the batch's.
+        use_batch_stats = self.training or self.running_mean is None
+        keep_stats = not self.training or self.track_running_stats
+        return F.batch_norm(
+            input,
+            self.running_mean if keep_stats else None,
+            self.running_var if keep_stats else None,
+            self.weight,
+            self.bias,
+            use_batch_stats,
+            momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+_BATCH_NORM_DOC = """Batch normalisation over {what} (PyTorch's ``{name}``).
+
+    y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias, per channel. In training the batch's
+    statistics are used and running estimates updated (``momentum``, or a cumulative average
+    when ``momentum=None``; variance unbiased); in evaluation the running estimates are used.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance. Default: 1e-5.
+        momentum: weight of each new batch in the running estimates, or None for the
+            cumulative average. Default: 0.1.
+        affine: learn a per-channel weight and bias. Default: True.
+        track_running_stats: keep running estimates (otherwise batch statistics always).
+        bias: learn the bias (with ``affine``); keyword-only. Default: True.
+        device: None or ``"cpu"``.
+        dtype: parameter dtype. Default: float32.
+
+    Shape:
+        - Input: {shape}.
+        - Output: same as input.
+
+    Example:
+        >>> import numpy as np
+        >>> import cnnkit
+        >>> from cnnkit import nn
+        >>> bn = nn.{name}(3)
+        >>> list(bn.state_dict())
+        ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
+    """
+
+
+class BatchNorm1d(_BatchNorm):
+    __doc__ = _BATCH_NORM_DOC.format(
+        what="(N, C) or (N, C, L) input", name="BatchNorm1d", shape="(N, C) or (N, C, L)"
+    )
+    _expected_ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    __doc__ = _BATCH_NORM_DOC.format(
+        what="(N, C, H, W) input", name="BatchNorm2d", shape="(N, C, H, W)"
+    )
+    _expected_ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    __doc__ = _BATCH_NORM_DOC.format(
+        what="(N, C, D, H, W) input", name="BatchNorm3d", shape="(N, C, D, H, W)"
+    )
+    _expected_ndims = (5,)
+
+
+class GroupNorm(Module):
+    """Group normalisation: each sample's channels split into groups, each group normalised.
+
+    Args:
+        num_groups: number of groups; must divide ``num_channels``.
+        num_channels: C.
+        eps: added to the variance. Default: 1e-5.
+        affine: learn a per-channel weight (ones) and bias (zeros). Default: True.
+        device: None or ``"cpu"``.
+        dtype: parameter dtype. Default: float32.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: same as input.
+
+    Example:
+        >>> from cnnkit import nn
+        >>> nn.GroupNorm(2, 6)
+        GroupNorm(2, 6, eps=1e-05, affine=True, bias=True)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if num_channels % num_groups:
+            raise ValueError(
+                f"num_channels must be divisible by num_groups, got num_channels={num_channels} "
+                f"and num_groups={num_groups}"
+            )
+        if eps <= 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        dtype = factory_dtype(device, dtype)
+        self.num_groups = num_groups
+        self.num_channels = num_channels
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(num_channels, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` dimensions of each sample.
+
+    Args:
+        normalized_shape: int or shape of the trailing dimensions.
+        eps: added to the variance. Default: 1e-5.
+        elementwise_affine: learn an elementwise weight (ones) and bias (zeros). Default: True.
+        bias: learn the bias (with ``elementwise_affine``). Default: True.
+        device: None or ``"cpu"``.
+        dtype: parameter dtype. Default: float32.
+
+    Shape:
+        - Input: (*, *normalized_shape).
+        - Output: same as input.
+
+    Example:
+        >>> from cnnkit import nn
+        >>> nn.LayerNorm([4, 5])
+        LayerNorm((4, 5), eps=1e-05, elementwise_affine=True, bias=True)
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else normalized_shape
+        if not isinstance(shape, Sequence) or not all(
+            isinstance(size, int) and not isinstance(size, bool) and size > 0 for size in shape
+        ):
+            raise ValueError(
+                f"normalized_shape must be a positive int or a sequence of them, got "
+                f"{normalized_shape!r}"
+            )
+        if eps <= 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        dtype = factory_dtype(device, dtype)
+        self.normalized_shape = tuple(shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
+        )
