@@ -382,3 +382,19 @@ def test_bad_unpool_arguments_raise(call, error: type, match: str) -> None:
 def test_unpool_accepts_full_output_size_like_torch() -> None:
     out = F.max_unpool2d(_x(1, 1, 2, 2), _indices(1, 1, 2, 2), 2, output_size=(1, 1, 5, 5))
     assert out.shape == (1, 1, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg"],
+)
+def test_empty_batch_like_torch(name: str) -> None:
+    calls = {
+        "max_pool2d": lambda f, t: f.max_pool2d(t, 3, 2, 1),
+        "avg_pool2d": lambda f, t: f.avg_pool2d(t, 3, 2, 1),
+        "adaptive_avg_pool2d": lambda f, t: f.adaptive_avg_pool2d(t, 3),
+        "adaptive_max_pool2d": lambda f, t: f.adaptive_max_pool2d(t, 3),
+        "global_avg": lambda f, t: f.adaptive_avg_pool2d(t, 1),
+    }
+    x = np.zeros((0, 3, 8, 8), dtype=np.float32)
+    check_against_torch(lambda t: calls[name](F, t), lambda t: calls[name](TF, t), [x])

@@ -132,7 +132,8 @@ def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) 
     batch = values.shape[: values.ndim - n]
     plane = int(np.prod(plane_shape))
     rows = int(np.prod(batch))
-    index = flat_index.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
+    outputs = int(np.prod(flat_index.shape[flat_index.ndim - n :]))
+    index = flat_index.reshape(rows, outputs) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
     summed = np.bincount(index.ravel(), weights=values.ravel(), minlength=rows * plane)
     return summed.astype(values.dtype, copy=False).reshape(batch + tuple(plane_shape))
 
@@ -363,7 +364,8 @@ def matmul_along_axis(data: np.ndarray, matrix: np.ndarray, axis: int) -> np.nda
     """Apply ``matrix`` (o, i) to the negative axis ``axis`` (size i) of ``data``: a GEMM."""
     if axis == -1:
         return data @ matrix.T
-    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (-1,))
+    trailing = int(np.prod(data.shape[data.ndim + axis + 1 :]))
+    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (trailing,))
     result = matrix @ moved
     return result.reshape(
         data.shape[: data.ndim + axis] + (matrix.shape[0],) + data.shape[data.ndim + axis + 1 :]
@@ -458,9 +460,10 @@ def max_unpool(x: Tensor, indices: Tensor, output_size: Ints) -> Tensor:
     rows = int(np.prod(batch))
     plane = int(np.prod(output_size))
     row_index = np.arange(rows)[:, None]
-    column_index = indices.data.reshape(rows, -1)
+    pooled = int(np.prod(x.shape[-n:]))
+    column_index = indices.data.reshape(rows, pooled)
     out = np.zeros((rows, plane), dtype=x.dtype)
-    out[row_index, column_index] = x.data.reshape(rows, -1)
+    out[row_index, column_index] = x.data.reshape(rows, pooled)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         return (grad.reshape(rows, plane)[row_index, column_index].reshape(x.shape),)
