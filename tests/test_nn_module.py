@@ -173,6 +173,7 @@ def test_load_torch_state_dict_gives_torch_outputs(rng: np.random.Generator) -> 
     theirs.eval()
     result = ours.load_state_dict(torch_state_as_numpy(theirs))
     assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == repr(theirs.load_state_dict(theirs.state_dict()))
     ours.eval()
     for key, value in torch_state_as_numpy(theirs).items():
         np.testing.assert_array_equal(ours.state_dict()[key], value)
