@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from tests.helpers import assert_close
 
+import cnnkit
+import cnnkit.nn.functional as F
 from cnnkit.arithmetic import (
     conv_matrix,
     conv_output_size,
@@ -27,17 +29,22 @@ from cnnkit.arithmetic import (
 
 
 def conv_output_shape(i: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
-    """Output size of the real conv2d on an (i, i + 1) input (the width checks a second axis)."""
-    x = torch.zeros(1, 1, i, i + 1)
-    out = TF.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
-    assert out.shape[3] == conv_output_size(i + 1, k, s, p, d)
-    return out.shape[2]
+    """Output size of the real conv2d (cnnkit's, and torch's: they must agree) on an (i, i + 1)
+    input (the width checks a second axis)."""
+    x, w = np.zeros((1, 1, i, i + 1), np.float32), np.zeros((1, 1, k, k), np.float32)
+    ours = F.conv2d(cnnkit.Tensor(x), cnnkit.Tensor(w), stride=s, padding=p, dilation=d).shape
+    theirs = TF.conv2d(torch.tensor(x), torch.tensor(w), stride=s, padding=p, dilation=d).shape
+    assert ours == tuple(theirs)
+    assert ours[3] == conv_output_size(i + 1, k, s, p, d)
+    return ours[2]
 
 
 def conv_transpose_output_shape(i: int, k: int, s: int, p: int, a: int, d: int = 1) -> int:
-    x = torch.zeros(1, 1, i, i)
-    w = torch.zeros(1, 1, k, k)
-    return TF.conv_transpose2d(x, w, stride=s, padding=p, output_padding=a, dilation=d).shape[2]
+    x, w = np.zeros((1, 1, i, i), np.float32), np.zeros((1, 1, k, k), np.float32)
+    options = {"stride": s, "padding": p, "output_padding": a, "dilation": d}
+    ours = F.conv_transpose2d(cnnkit.Tensor(x), cnnkit.Tensor(w), **options).shape
+    assert ours == tuple(TF.conv_transpose2d(torch.tensor(x), torch.tensor(w), **options).shape)
+    return ours[2]
 
 
 # (relationship, its formula as the paper writes it, examples (i, k, s, p, d, paper's o or None))
@@ -93,9 +100,11 @@ def test_relationship_7_pooling(i, k, s, paper_output):
     expected = (i - k) // s + 1
     assert expected == paper_output
     assert pool_output_size(i, k, s) == expected
-    x = torch.zeros(1, 1, i, i)
-    assert TF.max_pool2d(x, k, s).shape[2] == expected
-    assert TF.avg_pool2d(x, k, s).shape[2] == expected
+    x = np.zeros((1, 1, i, i), np.float32)
+    assert F.max_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert F.avg_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert TF.max_pool2d(torch.tensor(x), k, s).shape[2] == expected
+    assert TF.avg_pool2d(torch.tensor(x), k, s).shape[2] == expected
 
 
 # Transposed relationships: the direct convolution (i, k, s, p) whose transpose is described,
@@ -207,8 +216,7 @@ def test_transposed_convolution_is_the_papers_direct_convolution(
         conv_transpose_output_size(*args)
         for args in zip(size, kernel, stride, padding, output_padding, dilation, strict=True)
     ]
-    if min(sizes) <= 0:
-        return
+    assume(min(sizes) > 0)
     rng = np.random.default_rng(0)
     y = rng.standard_normal((1, 2, *size))
     weight = rng.standard_normal((2, 3, *kernel))
@@ -222,6 +230,15 @@ def test_transposed_convolution_is_the_papers_direct_convolution(
     ).numpy()
     actual = stretched_convolution(y, weight, stride, padding, output_padding, dilation)
     assert_close(actual, expected, 1e-10)
+    ours = F.conv_transpose2d(
+        cnnkit.Tensor(y),
+        cnnkit.Tensor(weight),
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+    )
+    assert_close(ours.numpy(), actual, 1e-10)
 
 
 # ---- convolution as a matrix -------------------------------------------------------------------
@@ -260,14 +277,15 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
     out_size = [
         conv_output_size(*a) for a in zip(size, kernel, stride, padding, dilation, strict=True)
     ]
-    if min(out_size) <= 0:
-        return
+    assume(min(out_size) > 0)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((channels[0], *size))
     weight = rng.standard_normal((channels[1], channels[0], *kernel))
     C = conv_matrix(x.shape, weight, stride, padding, dilation)
     options = {"stride": stride, "padding": padding, "dilation": dilation}
     y = TF.conv2d(torch.tensor(x[None]), torch.tensor(weight), **options).numpy()[0]
+    ours = F.conv2d(cnnkit.Tensor(x[None]), cnnkit.Tensor(weight), **options).numpy()[0]
+    assert_close(C @ x.ravel(), ours.ravel(), 1e-12)
     assert C.shape == (y.size, x.size)
     assert_close(C @ x.ravel(), y.ravel(), 1e-12)
     assert_close(C.toarray() @ x.ravel(), y.ravel(), 1e-12)
@@ -281,14 +299,16 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
         torch.tensor(upstream[None]), torch.tensor(weight), output_padding=a, **options
     )
     assert_close(C.T @ upstream.ravel(), transposed.numpy().ravel(), 1e-12)
+    ours = F.conv_transpose2d(
+        cnnkit.Tensor(upstream[None]), cnnkit.Tensor(weight), output_padding=a, **options
+    )
+    assert_close(C.T @ upstream.ravel(), ours.numpy().ravel(), 1e-12)
     # Several columns at once: C @ X for X of shape (C_in*H*W, n).
     columns = rng.standard_normal((x.size, 3))
     assert_close(C @ columns, C.toarray() @ columns, 1e-12)
 
 
 def test_conv_matrix_accepts_a_tensor_weight_and_is_sparse():
-    import cnnkit
-
     weight = cnnkit.Tensor(np.ones((4, 2, 3, 3), dtype=np.float32))
     C = conv_matrix((2, 10, 10), weight, padding=1)
     assert C.shape == (4 * 100, 2 * 100)
@@ -324,46 +344,47 @@ def test_sparse_matrix_rejects_a_mismatched_operand():
 # ---- receptive field -----------------------------------------------------------------------------
 
 
-def positive_weights(model: torch.nn.Module) -> torch.nn.Module:
+def positive_weights(model, framework: str):
     """Weights in [0.01, 0.1] and zero biases, in float64: no gradient path cancels, dies in a
     ReLU or vanishes in a saturated tanh."""
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name.endswith("bias"):
-                parameter.zero_()
-            else:
-                parameter.copy_(0.01 + 0.09 * torch.rand(parameter.shape, generator=generator))
+    rng = np.random.default_rng(0)
+    for name, parameter in model.named_parameters():
+        shape = tuple(parameter.shape)
+        values = np.zeros(shape) if name.endswith("bias") else 0.01 + 0.09 * rng.random(shape)
+        if framework == "torch":
+            with torch.no_grad():
+                parameter.copy_(torch.tensor(values))
+        else:
+            parameter.data[...] = values
     return model.double().eval()  # BatchNorm with its running statistics: a positive scaling
 
 
-def measured_field(
-    model, input_shape, row: int, col: int, out_shape
-) -> tuple[tuple[int, int], ...]:
+def measured_field(model, framework: str, input_shape, row: int, col: int, out_shape):
     """Rows and columns (first, last) of the input region that output (row, col) depends on.
 
     The gradient of a one-hot output is back-propagated through the real model; over a batch of
     random positive inputs, so that every element of a max-pooling window is the maximum for
     some sample.
     """
-    generator = torch.Generator().manual_seed(0)
-    x = 0.5 + torch.rand((32, *input_shape[1:]), generator=generator, dtype=torch.float64)
-    x.requires_grad_(True)
-    out = model(x)
+    x = 0.5 + np.random.default_rng(0).random((32, *input_shape[1:]))
+    inputs = (torch.tensor if framework == "torch" else cnnkit.Tensor)(x, requires_grad=True)
+    out = model(inputs)
     assert tuple(out.shape[2:]) == out_shape
-    upstream = torch.zeros_like(out)
+    upstream = np.zeros(tuple(out.shape))
     upstream[:, 0, row, col] = 1.0
-    out.backward(upstream)
-    touched = (x.grad.abs().sum(dim=(0, 1)) > 0).numpy()
+    out.backward(torch.tensor(upstream) if framework == "torch" else upstream)
+    grad = inputs.grad.numpy() if framework == "torch" else inputs.grad
+    touched = np.abs(grad).sum(axis=(0, 1)) > 0
     rows, cols = np.nonzero(touched.any(axis=1))[0], np.nonzero(touched.any(axis=0))[0]
+    if rows.size == 0:  # every tap of the (dilated) window fell into padding
+        return None
     return (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
 
 
-def torch_models():
-    """Models and input sizes where no layer's floor division drops a bottom row or right
-    column (those pixels lie in the arithmetic's receptive field but the network never reads
-    them, so back-propagation cannot see them)."""
-    nn = torch.nn
+def build_models(nn):
+    """Models (from ``torch.nn`` or ``cnnkit.nn``) and input sizes where no layer's floor
+    division drops a bottom row or right column (those pixels lie in the arithmetic's receptive
+    field but the network never reads them, so back-propagation cannot see them)."""
     return [
         (
             nn.Sequential(
@@ -394,28 +415,75 @@ def torch_models():
     ]
 
 
-@pytest.mark.parametrize(("model", "input_shape"), torch_models())
-def test_receptive_field_matches_back_propagation(model, input_shape):
-    model = positive_weights(model)
-    fields = receptive_field(model, input_shape)
-    last = fields[-1]
+FRAMEWORKS = {"torch": torch.nn, "cnnkit": cnnkit.nn}
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+@pytest.mark.parametrize("which", range(4))
+def test_receptive_field_matches_back_propagation(framework, which):
+    model, input_shape = build_models(FRAMEWORKS[framework])[which]
+    model = positive_weights(model, framework)
+    last = receptive_field(model, input_shape)[-1]
     height, width = last.output_size
     for row, col in {(0, 0), (height // 2, width // 2), (height - 1, width - 1), (0, width - 1)}:
+        # The arithmetic's field, less what lies in the padding.
         expected = tuple(
-            (max(0, int(first)), min(limit - 1, int(last_index)))
-            for (first, last_index), limit in zip(
-                last.field_of(row, col), input_shape[2:], strict=True
-            )
+            (max(0, int(first)), min(limit - 1, int(final)))
+            for (first, final), limit in zip(last.field_of(row, col), input_shape[2:], strict=True)
         )
-        assert measured_field(model, input_shape, row, col, last.output_size) == expected, (
-            row,
-            col,
-        )
-    # An interior output's field lies inside the input: there it is exactly `size` wide.
-    centre = last.field_of(height // 2, width // 2)
-    assert tuple(int(b - a) + 1 for a, b in centre) == last.size or any(
-        a < 0 or b > limit - 1 for (a, b), limit in zip(centre, input_shape[2:], strict=True)
-    )
+        measured = measured_field(model, framework, input_shape, row, col, last.output_size)
+        assert measured == expected, (row, col)
+
+
+@st.composite
+def exactly_fitting_chains(draw):
+    """A random stack of Conv2d/AvgPool2d/ReLU layers and an input size that every layer
+    divides exactly (built backwards from the output), so no pixel goes unread."""
+    layers, size = [], draw(st.integers(1, 3))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "avg"]))
+        kernel, stride = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        dilation = draw(st.integers(1, 3)) if kind == "conv" else 1
+        reach = dilation * (kernel - 1)
+        padding = draw(st.integers(0, reach if kind == "conv" else kernel // 2))
+        size = (size - 1) * stride + reach + 1 - 2 * padding
+        if size < 1:
+            break
+        layers.append((kind, kernel, stride, padding, dilation))
+    layers.reverse()
+    assume(layers and size >= 1)
+    return layers, size
+
+
+@given(exactly_fitting_chains())
+def test_receptive_field_of_random_stacks_matches_back_propagation(chain):
+    layers, size = chain
+    nn = torch.nn
+    modules = []
+    for kind, kernel, stride, padding, dilation in layers:
+        if kind == "conv":
+            modules += [nn.Conv2d(1, 1, kernel, stride, padding, dilation), nn.ReLU()]
+        else:
+            modules.append(nn.AvgPool2d(kernel, stride, padding))
+    model = positive_weights(nn.Sequential(*modules), "torch")
+    input_shape = (1, 1, size, size + 1)
+    last = receptive_field(model, input_shape)[-1]
+    inside = 0
+    for row, col in np.ndindex(*last.output_size):
+        field = last.field_of(row, col)
+        measured = measured_field(model, "torch", input_shape, row, col, last.output_size)
+        if all(
+            first >= 0 and final <= limit - 1
+            for (first, final), limit in zip(field, input_shape[2:], strict=True)
+        ):
+            # Inside the image the field is exact: its extreme taps are real pixels.
+            assert measured == tuple((int(a), int(b)) for a, b in field), (row, col)
+            inside += 1
+        elif measured is not None:
+            # At the border part of it is padding (and, dilated, may skip the edge pixels).
+            for (first, final), (a, b) in zip(measured, field, strict=True):
+                assert a <= first <= final <= b, (row, col)
+    event(f"outputs with the field inside the image: {'some' if inside else 'none'}")
 
 
 def test_receptive_field_records_every_layer():

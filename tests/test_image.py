@@ -537,3 +537,11 @@ def test_denoise_example_gains_psnr(tmp_path, camera):
     )  # fmt: skip
     gain = float(result.stdout.split("dB (")[1].split(" dB")[0])
     assert gain > 0 and (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("module", [ci.filters, ci.features])
+def test_docstring_examples_run(module):
+    import doctest
+
+    failures, attempted = doctest.testmod(module, raise_on_error=False)
+    assert attempted > 0 and failures == 0

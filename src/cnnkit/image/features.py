@@ -15,10 +15,10 @@ import numpy as np
 
 from cnnkit.image._layout import Image, grayscale_array, to_batch
 from cnnkit.image.filters import (
-    _gaussian_kernel1d,
-    _sigma_pair,
     check_mode,
     gather_axis,
+    gaussian_kernel1d,
+    sigma_pair,
     source_index,
 )
 from cnnkit.ops import cast
@@ -85,7 +85,7 @@ def _gaussian_scipy_order(x: Tensor, sigmas: tuple[float, float], mode: str, cva
     """``scipy.ndimage.gaussian_filter`` (truncate 4) of every plane, bit for bit."""
     for axis, sigma in enumerate(sigmas):
         if sigma > 1e-15:
-            weights = _gaussian_kernel1d(sigma, 0, int(4.0 * sigma + 0.5))
+            weights = gaussian_kernel1d(sigma, 0, int(4.0 * sigma + 0.5))
             x = _correlate1d_scipy_order(x, weights, axis, mode, cval)
     return x
 
@@ -250,7 +250,7 @@ def canny(
     dtype_max = np.iinfo(raw.dtype).max if np.issubdtype(raw.dtype, np.integer) else 1.0
     image = grayscale_array(image)
     check_mode(mode)
-    sigmas = _sigma_pair(sigma)
+    sigmas = sigma_pair(sigma)
 
     def threshold(value: float | None, default: float, name: str) -> float:
         if value is None:
@@ -315,7 +315,7 @@ def harris_response(
     """
     if method not in ("k", "eps"):
         raise ValueError(f"method must be 'k' or 'eps', got method={method!r}")
-    sigmas = _sigma_pair(sigma)
+    sigmas = sigma_pair(sigma)
     if not isinstance(image, Tensor):
         image = grayscale_array(image)
     x, restore = to_batch(image)

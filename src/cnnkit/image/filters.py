@@ -226,9 +226,9 @@ def correlate(
     Example:
         >>> import numpy as np
         >>> correlate(np.eye(3), np.ones((1, 2)), mode="constant")
-        array([[1., 0., 0.],
-               [1., 1., 0.],
-               [0., 1., 1.]])
+        array([[1., 1., 0.],
+               [0., 1., 1.],
+               [0., 0., 1.]])
     """
     return _filter(image, kernel, mode, cval, origin, flip=False)
 
@@ -247,9 +247,9 @@ def convolve(
     Example:
         >>> import numpy as np
         >>> convolve(np.eye(3), np.ones((1, 2)), mode="constant")
-        array([[1., 1., 0.],
-               [0., 1., 1.],
-               [0., 0., 1.]])
+        array([[1., 0., 0.],
+               [1., 1., 0.],
+               [0., 1., 1.]])
     """
     return _filter(image, kernel, mode, cval, origin, flip=True)
 
@@ -275,7 +275,7 @@ def _check_truncate(truncate: float) -> float:
     return value
 
 
-def _gaussian_kernel1d(sigma: float, order: int, radius: int) -> np.ndarray:
+def gaussian_kernel1d(sigma: float, order: int, radius: int) -> np.ndarray:
     """Sampled, normalised Gaussian (order 0) or its first derivative (order 1), float64."""
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-0.5 / (sigma * sigma) * x**2)
@@ -303,10 +303,10 @@ def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
     if sigma == 0:
         raise ValueError("sigma must be > 0 for a Gaussian kernel, got sigma=0")
     radius = int(_check_truncate(truncate) * sigma + 0.5)
-    return _gaussian_kernel1d(sigma, 0, radius)
+    return gaussian_kernel1d(sigma, 0, radius)
 
 
-def _sigma_pair(sigma: float | Sequence[float]) -> tuple[float, float]:
+def sigma_pair(sigma: float | Sequence[float]) -> tuple[float, float]:
     if isinstance(sigma, Sequence | np.ndarray) and not isinstance(sigma, str):
         values = tuple(sigma)
         if len(values) != 2:
@@ -328,7 +328,7 @@ def _gaussian_batch(
         # scipy skips an axis whose sigma is (numerically) zero: a Gaussian of width 0 is the
         # identity.
         if sigma > 1e-15:
-            weights = _gaussian_kernel1d(sigma, order, int(truncate * sigma + 0.5))
+            weights = gaussian_kernel1d(sigma, order, int(truncate * sigma + 0.5))
             # scipy correlates with the reversed kernel (it convolves); order 1 is odd.
             x = _correlate_axis(x, weights[::-1], axis, mode, cval)
     return x
@@ -362,7 +362,7 @@ def gaussian_filter(
         >>> float(gaussian_filter(impulse, 1.0).sum().round(6))
         1.0
     """
-    sigmas = _sigma_pair(sigma)
+    sigmas = sigma_pair(sigma)
     truncate = _check_truncate(truncate)
     check_mode(mode)
     x, restore = to_batch(image)
@@ -389,7 +389,7 @@ def gradient_magnitude(
     Shape:
         output has the shape and layout of ``image``.
     """
-    sigmas = _sigma_pair(sigma)
+    sigmas = sigma_pair(sigma)
     if min(sigmas) == 0:
         raise ValueError(f"sigma must be > 0 for a derivative, got sigma={sigma!r}")
     truncate = _check_truncate(truncate)

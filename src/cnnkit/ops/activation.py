@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cnnkit.ops._util import ieee_silent
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -76,6 +77,7 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
 
 
+@ieee_silent
 def softmax(a: Tensor, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``; shifting by the max keeps it finite."""
     shifted = a.data - np.max(a.data, axis=dim, keepdims=True)
@@ -88,6 +90,7 @@ def softmax(a: Tensor, dim: int) -> Tensor:
     return Tensor.from_op(out, (a,), backward)
 
 
+@ieee_silent
 def log_softmax(a: Tensor, dim: int) -> Tensor:
     """``x - log(sum(exp(x)))`` along ``dim``, computed without overflow."""
     shifted = a.data - np.max(a.data, axis=dim, keepdims=True)

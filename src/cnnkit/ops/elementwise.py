@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.ops._util import as_tensor, dtype_kind, unbroadcast
+from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, unbroadcast
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -38,6 +38,8 @@ __all__ = [
 def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     """PyTorch's promotion: the higher category (bool < int < float) wins; within a category a
     0-d tensor (or Python scalar) takes the dtype of the dimensioned operand."""
+    if a.dtype == b.dtype:
+        return a.dtype
     category_a, category_b = dtype_kind(a.dtype), dtype_kind(b.dtype)
     if category_a != category_b:
         return a.dtype if category_a > category_b else b.dtype
@@ -85,6 +87,7 @@ def mul(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(a.data * b.data, (a, b), backward)
 
 
+@ieee_silent
 def div(a: Any, b: Any) -> Tensor:
     a, b = _binary_inputs(a, b)
     if dtype_kind(a.dtype) < 2:  # true division of integers gives the default float dtype
@@ -99,6 +102,7 @@ def div(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(out, (a, b), backward)
 
 
+@ieee_silent
 def pow(base: Any, exponent: Any) -> Tensor:
     base, exponent = _binary_inputs(base, exponent)
     out = base.data**exponent.data
@@ -126,15 +130,18 @@ def neg(a: Tensor) -> Tensor:
     return Tensor.from_op(-a.data, (a,), lambda grad: (-grad,))
 
 
+@ieee_silent
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out,))
 
 
+@ieee_silent
 def log(a: Tensor) -> Tensor:
     return Tensor.from_op(np.log(a.data), (a,), lambda grad: (grad / a.data,))
 
 
+@ieee_silent
 def sqrt(a: Tensor) -> Tensor:
     out = np.sqrt(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad / (2 * out),))

@@ -52,6 +52,18 @@ def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ncl,ncl->nc", a, b).sum(axis=0)
 
 
+def _scale_shift(
+    normalized: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None
+) -> np.ndarray:
+    """normalized * weight + bias in one new array (fresh large arrays are the costly part)."""
+    if weight is None and bias is None:
+        return normalized
+    out = normalized * weight if weight is not None else normalized.copy()
+    if bias is not None:
+        out += bias
+    return out
+
+
 def _with_affine(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, ...]:
     return (input,) + tuple(t for t in (weight, bias) if t is not None)
 
@@ -134,9 +146,11 @@ def group_norm(
     grouped = input.data.reshape(batch, num_groups, -1)
     normalized, inv_std = _normalize_last_axis(grouped, eps)
     per_channel = normalized.reshape(batch, channels, -1)
-    out = per_channel if weight is None else per_channel * weight.data[:, None]
-    if bias is not None:
-        out = out + bias.data[:, None]
+    out = _scale_shift(
+        per_channel,
+        None if weight is None else weight.data[:, None],
+        None if bias is None else bias.data[:, None],
+    )
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
@@ -170,9 +184,11 @@ def layer_norm(
     features = int(np.prod(normalized_shape))
     rows = input.data.reshape(-1, features)
     normalized, inv_std = _normalize_last_axis(rows, eps)
-    out = normalized if weight is None else normalized * weight.data.reshape(-1)
-    if bias is not None:
-        out = out + bias.data.reshape(-1)
+    out = _scale_shift(
+        normalized,
+        None if weight is None else weight.data.reshape(-1),
+        None if bias is None else bias.data.reshape(-1),
+    )
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
