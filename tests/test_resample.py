@@ -219,3 +219,13 @@ def _x(*shape: int) -> cnnkit.Tensor:
 def test_bad_sampling_arguments_raise(call, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic", "area"])
+def test_empty_batch_like_torch(mode: str) -> None:
+    x = np.zeros((0, 3, 4, 4), dtype=np.float32)
+    check_against_torch(
+        lambda t: F.interpolate(t, size=(6, 3), mode=mode),
+        lambda t: TF.interpolate(t, size=(6, 3), mode=mode),
+        [x],
+    )

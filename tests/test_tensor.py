@@ -73,8 +73,8 @@ def test_broadcasting_binary_ops(name, shape_a, shape_b, rng):
 
 
 # --- autograd engine ---------------------------------------------------------------------------
-@pytest.mark.parametrize("depth", [1_000, 10_000])
-def test_deep_chain_of_mixed_ops_matches_closed_form(depth):
+@pytest.mark.parametrize("depth", [1_000])
+def test_deep_chain_of_mixed_ops_matches_torch(depth):
     x = cnnkit.tensor([0.5, -0.25], requires_grad=True)
     y = x
     for _ in range(depth):

@@ -209,6 +209,28 @@ def test_transposed_gif_colours(tmp_path):
         assert pixel(gif, 35, grid(7, 7)) == shaded(WHITE)  # the a row and column
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"input_size": 6, "kernel_size": 3, "stride": 2, "padding": 1},
+        {
+            "input_size": (2, 3),
+            "kernel_size": 2,
+            "stride": 2,
+            "transposed": True,
+            "output_padding": 1,
+            "dilation": (1, 2),
+        },
+    ],
+)
+def test_incremental_frames_equal_frames_drawn_from_scratch(arguments):
+    animation = ConvolutionAnimation(plan_convolution(**arguments))
+    drawn = list(animation.frames())
+    assert len(drawn) == animation.plan.num_frames
+    for index, image in enumerate(drawn):
+        assert np.array_equal(np.asarray(image), np.asarray(animation.frame(index))), index
+
+
 def test_dilated_footprint_shades_only_the_taps(tmp_path):
     plan = plan_convolution(7, 3, dilation=2)
     animation = ConvolutionAnimation(plan)

@@ -91,7 +91,8 @@ class Tensor:
         none), each with that parent's shape.
         """
         out = cls.__new__(cls)
-        out.data = data
+        # NumPy ufuncs turn 0-d results into scalars; a Tensor always holds an ndarray
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
         needs_grad = False
         if _grad_enabled:

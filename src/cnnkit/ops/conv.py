@@ -344,6 +344,16 @@ def _col2im_input_grad_cl(
     return _crop(dxp, geometry, input_size)
 
 
+def _channel_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of channels-last ``x`` over all but the last axis: the bias gradient.
+
+    A matrix-vector product: NumPy's own reduction over the long axis of a (rows, few) array
+    runs a few elements at a time and is ten times slower.
+    """
+    rows = x.reshape(-1, x.shape[-1])
+    return np.ones(rows.shape[0], dtype=x.dtype) @ rows
+
+
 def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.ndarray:
     """The unpadded part of a padded channels-last array (a view)."""
     return xp[
@@ -517,7 +527,7 @@ def conv(
                 _conv_weight_grad_cl(saved_input, grad, geometry, gemm_weight.shape)
             )
         if bias is not None and bias.requires_grad:
-            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            grad_bias = _channel_sums(grad)
         return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
 
     parents = (input, weight) if bias is None else (input, weight, bias)
@@ -643,7 +653,7 @@ def conv_transpose(
                 _conv_weight_grad_cl(grad_padded, x_cl, geometry, gemm_weight.shape)
             )
         if bias is not None and bias.requires_grad:
-            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            grad_bias = _channel_sums(grad)
         return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
 
     parents = (input, weight) if bias is None else (input, weight, bias)

@@ -28,6 +28,7 @@ __all__ = [
     "pow",
     "relu",
     "sigmoid",
+    "sigmoid_values",
     "sqrt",
     "sub",
     "tanh",
@@ -156,10 +157,17 @@ def relu(a: Tensor) -> Tensor:
     return Tensor.from_op(np.maximum(a.data, 0), (a,), lambda grad: (grad * mask,))
 
 
+@ieee_silent  # exp(-x) overflows to inf for very negative x, giving exactly 0
+def sigmoid_values(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` of an array, in place on one fresh buffer; never nan."""
+    out = np.negative(x, out=np.empty_like(x))  # ``out=`` keeps 0-d results arrays
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
 def sigmoid(a: Tensor) -> Tensor:
-    # exp(-|x|) never overflows; the two branches are the same function
-    z = np.exp(-np.abs(a.data))
-    out = np.where(a.data >= 0, 1 / (1 + z), z / (1 + z)).astype(a.dtype, copy=False)
+    out = sigmoid_values(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out * (1 - out),))
 
 
@@ -192,7 +200,8 @@ def _extremum(a: Any, b: Any, combine: np.ufunc, a_wins: np.ufunc) -> Tensor:
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         # ties split the gradient evenly, as PyTorch does
-        share_a = np.where(a.data == b.data, 0.5, a_wins(a.data, b.data)).astype(grad.dtype)
+        share_a = a_wins(a.data, b.data).astype(grad.dtype)
+        share_a += (a.data == b.data) * grad.dtype.type(0.5)
         grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
         grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
         return grad_a, grad_b
