@@ -333,6 +333,37 @@ def test_constant_input_normalises_to_bias() -> None:
     np.testing.assert_array_equal(layer_out, expected)
 
 
+# --- local response norm -------------------------------------------------------------------
+@given(
+    size=st.integers(1, 6),
+    channels=st.integers(1, 7),
+    spatial=st.sampled_from([(4,), (3, 2), (2, 2, 2)]),
+    alpha=st.sampled_from([1e-4, 0.5, 2.0]),
+    beta=st.sampled_from([0.75, 0.5, 1.3]),
+    k=st.sampled_from([1.0, 2.0]),
+)
+def test_local_response_norm_matches_torch(
+    size: int, channels: int, spatial: tuple[int, ...], alpha: float, beta: float, k: float
+) -> None:
+    rng = np.random.default_rng(size * 10 + channels)
+    x = normal(rng, (2, channels, *spatial))
+    check_against_torch(
+        lambda a: F.local_response_norm(a, size, alpha, beta, k),
+        lambda a: torch.nn.functional.local_response_norm(a, size, alpha, beta, k),
+        [x],
+        seed=5,
+    )
+
+
+def test_local_response_norm_layer_and_finite_differences(rng: np.random.Generator) -> None:
+    ours, theirs = nn.LocalResponseNorm(3, alpha=0.3), torch.nn.LocalResponseNorm(3, alpha=0.3)
+    assert repr(ours) == repr(theirs)
+    check_against_torch(ours, theirs, [normal(rng, (2, 5, 3, 3))])
+    check_gradients(
+        lambda a: F.local_response_norm(a, 4, 0.5, 0.75, 1.5), [rng.standard_normal((2, 6, 3))]
+    )
+
+
 # --- errors --------------------------------------------------------------------------------
 def t(*shape: int) -> cnnkit.Tensor:
     return cnnkit.tensor(np.zeros(shape, np.float32))
@@ -374,6 +405,9 @@ def t(*shape: int) -> cnnkit.Tensor:
         (lambda: nn.BatchNorm2d(0), ValueError, "num_features"),
         (lambda: nn.BatchNorm2d(3, momentum=2), ValueError, "momentum"),
         (lambda: nn.GroupNorm(4, 6), ValueError, "divisible by num_groups"),
+        (lambda: F.local_response_norm(t(2, 3), 2), ValueError, "3D or higher"),
+        (lambda: F.local_response_norm(t(2, 3, 4), 0), ValueError, "size must be a positive"),
+        (lambda: nn.LocalResponseNorm(-1), ValueError, "size must be a positive"),
         (lambda: nn.GroupNorm(0, 6), ValueError, "num_groups"),
         (lambda: nn.LayerNorm([3, 0]), ValueError, "normalized_shape"),
         (lambda: nn.LayerNorm(3, eps=-1.0), ValueError, "eps"),

@@ -21,6 +21,7 @@ __all__ = [
     "instance_norm",
     "layer_norm",
     "linear",
+    "local_response_norm",
 ]
 
 
@@ -288,6 +289,35 @@ def layer_norm(
     if eps <= 0:
         raise ValueError(f"layer_norm: eps must be positive, got {eps}")
     return ops.layer_norm(input, shape, weight, bias, float(eps))
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Local response normalisation across channels (AlexNet).
+
+    y_c = x_c / (k + alpha / size * Σ x_c'²) ** beta, the sum over the ``size`` channels
+    c - size // 2 .. c + (size - 1) // 2 (missing ones count as zero).
+
+    Args:
+        input: (N, C, *) with at least one spatial dimension.
+        size: number of neighbouring channels in the sum.
+        alpha: multiplicative factor. Default: 1e-4.
+        beta: exponent. Default: 0.75.
+        k: additive factor. Default: 1.
+
+    Shape:
+        Output: same as input.
+    """
+    input = to_tensor(input)
+    check_floating(input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+        )
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    return ops.local_response_norm(input, size, float(alpha), float(beta), float(k))
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
