@@ -369,3 +369,30 @@ def test_output_padding_allowed_below_dilation(rng):
         [x, w],
     )
 
+
+
+@pytest.mark.parametrize(
+    ("weight_shape", "kwargs"),
+    [
+        ((6, 4, 3, 3), {"padding": 1}),
+        ((6, 4, 3, 3), {"stride": 2}),
+        ((6, 2, 3, 3), {"groups": 2}),
+        ((8, 1, 3, 3), {"groups": 4, "padding": 1}),
+        ((6, 4, 1, 1), {}),
+    ],
+)
+def test_conv2d_empty_batch(weight_shape, kwargs, rng):
+    x, w = np.zeros((0, 4, 6, 6), np.float32), random_array(rng, weight_shape)
+    check_against_torch(
+        lambda x, w: F.conv2d(x, w, **kwargs), lambda x, w: torch_F.conv2d(x, w, **kwargs), [x, w]
+    )
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_transpose2d_empty_batch(stride, rng):
+    x, w = np.zeros((0, 4, 5, 5), np.float32), random_array(rng, (4, 3, 3, 3))
+    check_against_torch(
+        lambda x, w: F.conv_transpose2d(x, w, stride=stride),
+        lambda x, w: torch_F.conv_transpose2d(x, w, stride=stride),
+        [x, w],
+    )

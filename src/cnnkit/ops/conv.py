@@ -166,7 +166,7 @@ def _tap_slices(
 # --- work splitting ---------------------------------------------------------------------------
 def _split_batch(batch: int, work_bytes: int) -> list[range]:
     """Contiguous sample ranges, one per thread (one range when the work is small)."""
-    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else min(get_num_threads(), batch)
+    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else max(1, min(get_num_threads(), batch))
     bounds = [batch * t // threads for t in range(threads + 1)]
     return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
 
@@ -218,7 +218,9 @@ def _conv_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = np.empty(
+            max((_chunk_rows(c, out_size) for c in chunks), default=0) * row_length, xp.dtype
+        )
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -256,7 +258,9 @@ def _conv_weight_grad_cl(
     def run(samples: range) -> np.ndarray:
         total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = np.empty(
+            max((_chunk_rows(c, out_size) for c in chunks), default=0) * row_length, xp.dtype
+        )
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -323,7 +327,9 @@ def _col2im_input_grad_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_length * itemsize)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, grad.dtype)
+        buffer = np.empty(
+            max((_chunk_rows(c, out_size) for c in chunks), default=0) * row_length, grad.dtype
+        )
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -554,7 +560,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
     x = input.data[None] if unbatched else input.data
     batch, in_channels, *size = x.shape
     matrix = weight.data.reshape(weight.shape[0], in_channels)
-    columns = x.reshape(batch, in_channels, -1)
+    columns = x.reshape(batch, in_channels, math.prod(size))
     out = np.empty((batch, matrix.shape[0], columns.shape[-1]), dtype=x.dtype)
 
     def forward(samples: range) -> None:
@@ -564,7 +570,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
             out[part] += bias.data[:, None]
 
     parallel_map(forward, _split_batch(batch, out.nbytes))
-    result = out.reshape(batch, -1, *size)
+    result = out.reshape(batch, matrix.shape[0], *size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
