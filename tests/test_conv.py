@@ -396,3 +396,38 @@ def test_conv_transpose2d_empty_batch(stride, rng):
         lambda x, w: torch_F.conv_transpose2d(x, w, stride=stride),
         [x, w],
     )
+
+
+def test_threaded_convs_from_several_threads_restore_blas_threads(rng):
+    """Concurrent callers share the pool; BLAS returns to its thread count afterwards."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    x, w = random_array(rng, (8, 8, 24, 24)), random_array(rng, (8, 8, 3, 3))
+    before = blas_threads()
+    results = []
+
+    def work() -> None:
+        results.extend(F.conv2d(x, w, padding=1).numpy() for _ in range(3))
+
+    with tiny_pieces_and_threads():
+        expected = F.conv2d(x, w, padding=1).numpy()
+        workers = [threading.Thread(target=work) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        work()
+        for worker in workers:
+            worker.join()
+    assert blas_threads() == before
+    assert len(results) == 12
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_set_num_threads_rejects_non_positive():
+    with pytest.raises(ValueError, match="num_threads must be a positive int, got 0"):
+        cnnkit.set_num_threads(0)
