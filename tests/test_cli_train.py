@@ -14,6 +14,7 @@ from cnnkit.training.datasets import get_data_spec
 from cnnkit.training.predict import ImageFileError, load_picture, prepare_picture
 
 TINY = ["--limit", "512", "--limit-test", "200", "--batch-size", "32", "--no-progress"]
+TINY += ["--threads", "1"]  # small GEMMs stall on a busy machine with more threads
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_prepared_picture_reproduces_an_mnist_digit():
     for grey in (digit, 255 - digit):  # light-on-dark as is; dark-on-light gets inverted
         prepared = prepare_picture(grey, spec)[0].astype(float)
         assert prepared.shape == (28, 28)
-        assert np.corrcoef(prepared.ravel(), digit.astype(float).ravel())[0, 1] > 0.9
+        assert np.corrcoef(prepared.ravel(), digit.astype(float).ravel())[0, 1] > 0.98
     assert prepare_picture(np.full((40, 30), 255, np.uint8), spec).max() == 0  # blank page
 
 

@@ -12,6 +12,7 @@ from tests.helpers import check_against_torch, check_gradients
 
 import cnnkit
 import cnnkit.nn.functional as F
+from cnnkit.ops.pool import _row_parts
 
 # Each hypothesis example is a few milliseconds, so the sweeps run several times the profile's
 # count (CNNKIT_EXAMPLES scales them all).
@@ -110,6 +111,32 @@ def test_max_pool_nan_and_minus_infinity_like_torch(padding: int) -> None:
         np.testing.assert_array_equal(
             F.max_pool2d(cnnkit.tensor(x), 3, 2, padding).numpy(), theirs.numpy()
         )
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pools_split_over_threads_match_torch(threads: int) -> None:
+    x = distinct_values((6, 16, 64, 64), threads)
+    previous = cnnkit.get_num_threads()
+    cnnkit.set_num_threads(threads)
+    try:
+        # Large enough that even 2x2 pooling is split into one part per thread.
+        assert len(_row_parts(6 * 16, 6 * 16 * 32 * 32 * 4)) == threads
+        for kwargs in ({"kernel_size": 3, "stride": 2, "padding": 1}, {"kernel_size": 2}):
+            check_against_torch(
+                lambda t, kw=kwargs: F.max_pool2d(t, **kw),
+                lambda t, kw=kwargs: TF.max_pool2d(t, **kw),
+                [x],
+            )
+            check_against_torch(
+                lambda t, kw=kwargs: F.avg_pool2d(t, **kw),
+                lambda t, kw=kwargs: TF.avg_pool2d(t, **kw),
+                [x],
+            )
+            with cnnkit.no_grad():
+                ours = F.max_pool2d(cnnkit.tensor(x), **kwargs).numpy()
+            np.testing.assert_array_equal(ours, TF.max_pool2d(torch.tensor(x), **kwargs).numpy())
+    finally:
+        cnnkit.set_num_threads(previous)
 
 
 def test_max_pool_keeps_float64() -> None:
@@ -355,3 +382,19 @@ def test_bad_unpool_arguments_raise(call, error: type, match: str) -> None:
 def test_unpool_accepts_full_output_size_like_torch() -> None:
     out = F.max_unpool2d(_x(1, 1, 2, 2), _indices(1, 1, 2, 2), 2, output_size=(1, 1, 5, 5))
     assert out.shape == (1, 1, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg"],
+)
+def test_empty_batch_like_torch(name: str) -> None:
+    calls = {
+        "max_pool2d": lambda f, t: f.max_pool2d(t, 3, 2, 1),
+        "avg_pool2d": lambda f, t: f.avg_pool2d(t, 3, 2, 1),
+        "adaptive_avg_pool2d": lambda f, t: f.adaptive_avg_pool2d(t, 3),
+        "adaptive_max_pool2d": lambda f, t: f.adaptive_max_pool2d(t, 3),
+        "global_avg": lambda f, t: f.adaptive_avg_pool2d(t, 1),
+    }
+    x = np.zeros((0, 3, 8, 8), dtype=np.float32)
+    check_against_torch(lambda t: calls[name](F, t), lambda t: calls[name](TF, t), [x])

@@ -76,7 +76,7 @@ class Tensor:
         self.data: np.ndarray = _as_array(data, dtype)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
-        if self.requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        if self.requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"only floating-point tensors can require gradients, got dtype={self.data.dtype}"
             )
@@ -91,9 +91,15 @@ class Tensor:
         none), each with that parent's shape.
         """
         out = cls.__new__(cls)
-        out.data = data
+        # NumPy ufuncs turn 0-d results into scalars; a Tensor always holds an ndarray
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad = None
-        needs_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        needs_grad = False
+        if _grad_enabled:
+            for parent in parents:  # a plain loop: this runs for every op, so it is kept lean
+                if parent.requires_grad:
+                    needs_grad = True
+                    break
         out.requires_grad = needs_grad
         out._backward = backward if needs_grad else None
         out._parents = tuple(parents) if needs_grad else ()
@@ -248,6 +254,10 @@ class Tensor:
                 )
 
         grads: dict[int, np.ndarray] = {id(self): gradient}
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # inf/nan as torch
+            self._run_backward(grads, retain_graph)
+
+    def _run_backward(self, grads: dict[int, np.ndarray], retain_graph: bool) -> None:
         for node in _topological_order(self):
             grad = grads.pop(id(node), None)
             if grad is None:

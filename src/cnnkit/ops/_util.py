@@ -8,6 +8,10 @@ import numpy as np
 
 from cnnkit.tensor import Tensor
 
+# Decorator (and context manager) for ops where log(0), x / 0, sqrt(-1) or overflow are
+# legitimate: they give -inf/inf/nan quietly, as in PyTorch, instead of NumPy's warnings.
+ieee_silent = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """A Tensor from ``value``. A Python scalar takes the dtype of ``like`` unless it is of a
@@ -26,7 +30,10 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
 
 def dtype_kind(dtype: np.dtype) -> int:
     """0 for bool, 1 for integers, 2 for floating point: PyTorch's promotion categories."""
-    return 2 if np.issubdtype(dtype, np.floating) else 1 if np.issubdtype(dtype, np.integer) else 0
+    return _KIND_RANK.get(dtype.kind, 2)
+
+
+_KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2}
 
 
 def scalar_kind(value: bool | int | float) -> int:

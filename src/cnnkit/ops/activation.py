@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
+from cnnkit.ops._util import ieee_silent
+from cnnkit.ops.elementwise import sigmoid_values
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -25,37 +28,60 @@ __all__ = [
 ]
 
 
+# np.where with a data-dependent mask is ~10x slower than arithmetic, so the piecewise
+# activations below blend their pieces with 0/1 masks instead.
+
+
 def leaky_relu(a: Tensor, negative_slope: float = 0.01) -> Tensor:
     """``x`` where ``x > 0``, else ``negative_slope * x`` (slope used at 0, like torch)."""
-    positive = a.data > 0
-    slope = np.where(positive, 1, negative_slope).astype(a.dtype)
-    return Tensor.from_op(a.data * slope, (a,), lambda grad: (grad * slope,))
+    slope = a.dtype.type(negative_slope)
+    local = (a.data > 0).astype(a.dtype)  # 1 where positive, negative_slope elsewhere
+    local *= 1 - slope
+    local += slope
+    return Tensor.from_op(a.data * local, (a,), lambda grad: (grad * local,))
 
 
 def elu(a: Tensor, alpha: float = 1.0) -> Tensor:
     """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``."""
+    alpha = a.dtype.type(alpha)
+    negative_part = np.minimum(a.data, 0)  # exp only of non-positive values: no overflow
+    out = np.expm1(negative_part)
+    out *= alpha
+    out += np.maximum(a.data, 0)
+    # the gradient is 1 where x > 0 and alpha * exp(x) elsewhere
+    alpha_exp = np.exp(negative_part)
+    alpha_exp *= alpha
     positive = a.data > 0
-    # exp only of non-positive values, so large inputs cannot overflow
-    exp_negative = np.exp(np.minimum(a.data, 0))
-    out = np.where(positive, a.data, alpha * np.expm1(np.minimum(a.data, 0)))
-    local = np.where(positive, 1, alpha * exp_negative).astype(a.dtype)
-    return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
+    local = alpha_exp + positive * (1 - alpha_exp)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
 
 
 def silu(a: Tensor) -> Tensor:
     """``x * sigmoid(x)`` (a.k.a. swish)."""
-    s = _sigmoid(a.data)
-    return Tensor.from_op(a.data * s, (a,), lambda grad: (grad * (s * (1 + a.data * (1 - s))),))
+    s = sigmoid_values(a.data)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        local = 1 - s
+        local *= a.data
+        local += 1
+        local *= s
+        return (grad * local,)
+
+    return Tensor.from_op(a.data * s, (a,), backward)
 
 
 def softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """``log(1 + exp(beta * x)) / beta``, or ``x`` itself where ``beta * x > threshold``."""
-    scaled = a.data * beta
-    linear = scaled > threshold
+    scaled = a.data * a.dtype.type(beta)
     # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)) never overflows
-    smooth = (np.maximum(scaled, 0) + np.log1p(np.exp(-np.abs(scaled)))) / beta
-    out = np.where(linear, a.data, smooth).astype(a.dtype, copy=False)
-    local = np.where(linear, 1, _sigmoid(scaled)).astype(a.dtype, copy=False)
+    out = np.log1p(np.exp(-np.abs(scaled)))
+    out += np.maximum(scaled, 0)
+    out /= a.dtype.type(beta)
+    local = sigmoid_values(scaled)
+    linear = scaled > threshold
+    if linear.any():  # usually none: x itself, exactly, where softplus is linear
+        out = np.where(linear, a.data, out)
+        local = np.where(linear, a.dtype.type(1), local)
     return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
 
 
@@ -68,41 +94,40 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
         out = 0.5 * x * (1 + t)
         local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
     else:
-        # erf rounded to the input's dtype, then the rest in that dtype, as PyTorch does
-        erf_x = erf(x * (1 / math.sqrt(2))).astype(a.dtype, copy=False)
+        erf_x = erf(x * a.dtype.type(1 / math.sqrt(2)))
         cdf = 0.5 * (1 + erf_x)
         out = x * 0.5 * (1 + erf_x)
         local = cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
     return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
 
 
+@ieee_silent
 def softmax(a: Tensor, dim: int) -> Tensor:
     """``exp(x) / sum(exp(x))`` along ``dim``; shifting by the max keeps it finite."""
-    shifted = a.data - np.max(a.data, axis=dim, keepdims=True)
-    e = np.exp(shifted)
-    out = e / e.sum(axis=dim, keepdims=True)
+    out = a.data - np.max(a.data, axis=dim, keepdims=True)
+    np.exp(out, out=out)
+    out /= out.sum(axis=dim, keepdims=True)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        return (out * (grad - (grad * out).sum(axis=dim, keepdims=True)),)
+        grad_in = grad - (grad * out).sum(axis=dim, keepdims=True)
+        grad_in *= out
+        return (grad_in,)
 
     return Tensor.from_op(out, (a,), backward)
 
 
+@ieee_silent
 def log_softmax(a: Tensor, dim: int) -> Tensor:
     """``x - log(sum(exp(x)))`` along ``dim``, computed without overflow."""
-    shifted = a.data - np.max(a.data, axis=dim, keepdims=True)
-    out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+    out = a.data - np.max(a.data, axis=dim, keepdims=True)
+    out -= np.log(np.exp(out).sum(axis=dim, keepdims=True))
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        return (grad - np.exp(out) * grad.sum(axis=dim, keepdims=True),)
+        softmax_grad = np.exp(out)
+        softmax_grad *= grad.sum(axis=dim, keepdims=True)
+        return (grad - softmax_grad,)
 
     return Tensor.from_op(out, (a,), backward)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # exp(-|x|) never overflows; the two branches are the same function
-    z = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
 
 
 # --- erf --------------------------------------------------------------------------------------
@@ -155,14 +180,27 @@ def _polynomial(t: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
     return result
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function of an array, in float64 (accurate to about one ulp), vectorised.
+# Cutting |x| to ``h`` (its high mantissa bits) makes h*h exact, so exp(-x^2) is computed as
+# exp(-h^2) * exp((h - x)(h + x)) without magnifying the rounding error of x*x.
+_HIGH_BITS = {
+    np.dtype(np.float32): (np.uint32, np.uint32(0xFFFFE000)),
+    np.dtype(np.float64): (np.uint64, np.uint64(0xFFFFFFFF00000000)),
+}
 
-    Four ranges of ``|x|``: below 0.84375 ``x + x * P/Q(x^2)``; up to 1.25 a rational function
-    of ``|x| - 1`` around erf(1); up to 6 ``1 - exp(-x^2 - 0.5625 + P/Q(1/x^2)) / |x|`` (two
-    fits, split at 1/0.35); beyond, 1. NaN stays NaN.
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function of an array, vectorised, to about one ulp of its dtype.
+
+    float32 input is computed in float32 (as fast as the rest of a float32 network), anything
+    else in float64. Four ranges of ``|x|``: below 0.84375 ``x + x * P/Q(x^2)``; up to 1.25 a
+    rational function of ``|x| - 1`` around erf(1); up to 6
+    ``1 - exp(-x^2 - 0.5625 + P/Q(1/x^2)) / |x|`` (two fits, split at 1/0.35); beyond, 1.
+    NaN stays NaN.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
+    as_bits, high_mask = _HIGH_BITS[x.dtype]
     magnitude = np.abs(x.reshape(-1))
     out = magnitude.copy()  # NaN falls in no range below and stays NaN
 
@@ -182,14 +220,12 @@ def erf(x: np.ndarray) -> np.ndarray:
         in_range = (magnitude >= low) & (magnitude < high)
         t = magnitude[in_range]
         s = 1 / (t * t)
-        # exp(-t^2) as exp(-h^2) * exp((h - t)(h + t)) with h = t cut to 21 mantissa bits, so the
-        # rounding error of t*t is not magnified by exp
-        h = (t.view(np.uint64) & np.uint64(0xFFFFFFFF00000000)).view(np.float64)
+        h = (t.view(as_bits) & high_mask).view(x.dtype)
         correction = (h - t) * (h + t) + _polynomial(s, p) / _polynomial(s, q)
         tail = np.exp(-h * h - 0.5625) * np.exp(correction)
         out[in_range] = 1 - tail / t
 
-    out[magnitude >= 6] = 1.0
+    out[magnitude >= 6] = 1
     return np.copysign(out.reshape(x.shape), x)
 
 
@@ -252,23 +288,34 @@ def _keep(margins: list[tuple[int, int]], shape: tuple[int, ...]) -> tuple[slice
     return tuple(slice(lo, n - hi) for (lo, hi), n in zip(margins, shape, strict=True))
 
 
+def _along(axis: int, start: int | None, stop: int | None) -> tuple[slice, ...]:
+    """The index of ``start:stop`` along ``axis`` (all of every earlier axis)."""
+    return (slice(None),) * axis + (slice(start, stop),)
+
+
 def _fold_padding(
     grad: np.ndarray, widths: list[tuple[int, int]], shape: tuple[int, ...], mode: str
 ) -> np.ndarray:
-    """Undo a reflect/replicate/circular pad: add each padded cell's gradient to its source."""
+    """Undo a reflect/replicate/circular pad: add each padded cell's gradient to its source.
+
+    Within one side's pad the sources are distinct (reflect needs pad < size, circular
+    pad <= size), so plain slice additions suffice; replicate sums the side onto the edge.
+    """
     for axis, (left, right) in enumerate(widths):
         if left == right == 0:
             continue
         n = shape[axis]
-        # which source index each output position along this axis copies
-        source = np.pad(np.arange(n), (left, right), mode=_NUMPY_PAD_MODES[mode])
-        moved = np.moveaxis(grad, axis, 0)
-        folded = moved[left : left + n].copy()
-        for region in (slice(0, left), slice(left + n, left + n + right)):
-            index = source[region]
-            if len(np.unique(index)) == len(index):
-                folded[index] += moved[region]
-            else:  # 'replicate' wider than 1 names the edge repeatedly; repeats must add up
-                np.add.at(folded, index, moved[region])
-        grad = np.moveaxis(folded, 0, axis)
+        along = partial(_along, axis)
+        folded = grad[along(left, left + n)].copy()
+        before, after = grad[along(0, left)], grad[along(left + n, None)]
+        if mode == "reflect":  # pad cell j mirrors source left - j; right side likewise
+            folded[along(1, left + 1)] += np.flip(before, axis)
+            folded[along(n - 1 - right, n - 1)] += np.flip(after, axis)
+        elif mode == "circular":  # the left pad copies the last ``left`` cells, and so on
+            folded[along(n - left, n)] += before
+            folded[along(0, right)] += after
+        else:  # replicate
+            folded[along(0, 1)] += before.sum(axis=axis, keepdims=True)
+            folded[along(n - 1, n)] += after.sum(axis=axis, keepdims=True)
+        grad = folded
     return grad

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.ops._util import as_tensor, dtype_kind, unbroadcast
+from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, unbroadcast
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "pow",
     "relu",
     "sigmoid",
+    "sigmoid_values",
     "sqrt",
     "sub",
     "tanh",
@@ -38,6 +39,8 @@ __all__ = [
 def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     """PyTorch's promotion: the higher category (bool < int < float) wins; within a category a
     0-d tensor (or Python scalar) takes the dtype of the dimensioned operand."""
+    if a.dtype == b.dtype:
+        return a.dtype
     category_a, category_b = dtype_kind(a.dtype), dtype_kind(b.dtype)
     if category_a != category_b:
         return a.dtype if category_a > category_b else b.dtype
@@ -85,6 +88,7 @@ def mul(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(a.data * b.data, (a, b), backward)
 
 
+@ieee_silent
 def div(a: Any, b: Any) -> Tensor:
     a, b = _binary_inputs(a, b)
     if dtype_kind(a.dtype) < 2:  # true division of integers gives the default float dtype
@@ -99,6 +103,7 @@ def div(a: Any, b: Any) -> Tensor:
     return Tensor.from_op(out, (a, b), backward)
 
 
+@ieee_silent
 def pow(base: Any, exponent: Any) -> Tensor:
     base, exponent = _binary_inputs(base, exponent)
     out = base.data**exponent.data
@@ -126,15 +131,18 @@ def neg(a: Tensor) -> Tensor:
     return Tensor.from_op(-a.data, (a,), lambda grad: (-grad,))
 
 
+@ieee_silent
 def exp(a: Tensor) -> Tensor:
     out = np.exp(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out,))
 
 
+@ieee_silent
 def log(a: Tensor) -> Tensor:
     return Tensor.from_op(np.log(a.data), (a,), lambda grad: (grad / a.data,))
 
 
+@ieee_silent
 def sqrt(a: Tensor) -> Tensor:
     out = np.sqrt(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad / (2 * out),))
@@ -149,10 +157,17 @@ def relu(a: Tensor) -> Tensor:
     return Tensor.from_op(np.maximum(a.data, 0), (a,), lambda grad: (grad * mask,))
 
 
+@ieee_silent  # exp(-x) overflows to inf for very negative x, giving exactly 0
+def sigmoid_values(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` of an array, in place on one fresh buffer; never nan."""
+    out = np.negative(x, out=np.empty_like(x))  # ``out=`` keeps 0-d results arrays
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
+
+
 def sigmoid(a: Tensor) -> Tensor:
-    # exp(-|x|) never overflows; the two branches are the same function
-    z = np.exp(-np.abs(a.data))
-    out = np.where(a.data >= 0, 1 / (1 + z), z / (1 + z)).astype(a.dtype, copy=False)
+    out = sigmoid_values(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out * (1 - out),))
 
 
@@ -185,7 +200,8 @@ def _extremum(a: Any, b: Any, combine: np.ufunc, a_wins: np.ufunc) -> Tensor:
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         # ties split the gradient evenly, as PyTorch does
-        share_a = np.where(a.data == b.data, 0.5, a_wins(a.data, b.data)).astype(grad.dtype)
+        share_a = a_wins(a.data, b.data).astype(grad.dtype)
+        share_a += (a.data == b.data) * grad.dtype.type(0.5)
         grad_a = unbroadcast(grad * share_a, a.shape) if a.requires_grad else None
         grad_b = unbroadcast(grad * (1 - share_a), b.shape) if b.requires_grad else None
         return grad_a, grad_b

@@ -215,21 +215,19 @@ def layer_norm(
             f"them, got {normalized_shape!r}"
         )
     shape = tuple(shape)
-    if input.shape[input.ndim - len(shape) :] != shape or input.ndim < len(shape):
+    if input.ndim < len(shape) or input.shape[input.ndim - len(shape) :] != shape:
         raise ValueError(
             f"Given normalized_shape={list(shape)}, expected input with shape [*, "
             f"{', '.join(map(str, shape))}], but got input of size {list(input.shape)}"
         )
-    for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None:
-            value = to_tensor(value, name)
-            if value.shape != shape:
-                raise ValueError(
-                    f"layer_norm: expected {name} of shape {shape}, got {tuple(value.shape)}"
-                )
-            _check_same_dtype(value, name, input.dtype, "layer_norm")
     weight = None if weight is None else to_tensor(weight, "weight")
     bias = None if bias is None else to_tensor(bias, "bias")
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is None:
+            continue
+        if value.shape != shape:
+            raise ValueError(f"layer_norm: expected {name} of shape {shape}, got {value.shape}")
+        _check_same_dtype(value, name, input.dtype, "layer_norm")
     if eps <= 0:
         raise ValueError(f"layer_norm: eps must be positive, got {eps}")
     return ops.layer_norm(input, shape, weight, bias, float(eps))
