@@ -7,7 +7,8 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
   + 10 digits; ``"detect"``: CenterNet; ``"instance"``: CenterNet with a semantic head, masks by
   centre-based grouping) on freshly generated training scenes each epoch (``limit`` caps the
   scenes per epoch), evaluates on the validation split every epoch and on the test split at
-  the end, and returns the final test metrics (also in ``run.json``). ``output_dir`` receives
+  the end (``fresh_scenes=False``: the same training scenes every epoch), and returns the
+  final test metrics (also in ``run.json``). ``output_dir`` receives
   the same files as a classification run: ``run.json`` (config, per-epoch history, result),
   ``model.safetensors``, ``checkpoint.safetensors`` and ``curves.png``.
 - ``predict_task(run_dir, image_paths, output_path) -> list[dict]`` runs a trained model on
@@ -76,13 +77,16 @@ class TaskConfig:
     task: str
     epochs: int = 10
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     seed: int = 0
     scenes: int = 2000
     val_scenes: int = 300
     test_scenes: int = 1000
     size: int = 64
     max_objects: int = 3
+    scale_min: int = 22
+    scale_max: int = 36
+    fresh_scenes: bool = True
     base_channels: int = 8
     depth: int = 3
     context: bool = False
@@ -175,7 +179,14 @@ def evaluate_task(config: TaskConfig, model: nn.Module, scenes: Scenes) -> dict[
 
 
 def _scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
-    return Scenes(split, count, config.size, config.max_objects, seed=seed)
+    return Scenes(
+        split,
+        count,
+        config.size,
+        config.max_objects,
+        (config.scale_min, config.scale_max),
+        seed=seed,
+    )
 
 
 def _write_run(run_dir: Path, config: TaskConfig, history: list, result: dict | None) -> None:
@@ -249,8 +260,10 @@ def train_task(
     shuffle = np.random.default_rng(seed)
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        # A fresh set of training scenes every epoch: the generator is an endless data source.
-        train = _scenes(config, "train", config.scenes, seed * 100_003 + epoch)
+        # By default a fresh set of training scenes every epoch: the generator is an endless
+        # data source, so the model never sees a scene twice.
+        if config.fresh_scenes or epoch == 1:
+            train = _scenes(config, "train", config.scenes, seed * 100_003 + epoch)
         order = shuffle.permutation(len(train))
         model.train()
         losses = []
@@ -432,7 +445,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     add_task_arguments(train)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=3e-3)
+    train.add_argument("--lr", type=float, default=TaskConfig.lr)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--limit", type=int, default=None)
     train.add_argument("--threads", type=int, default=None)

@@ -10,9 +10,13 @@ Work. im2col is built in pieces of about one L2 cache into a reused buffer, and 
 consumes each piece while it is hot: the whole im2col matrix of a batch never exists. The
 batch is split between threads (``_parallel.parallel_map``).
 
-Gradients. conv's input gradient is, at stride 1, a convolution of the padded output gradient
-with the flipped weight; at larger strides a GEMM followed by col2im (a loop over kernel
-offsets). Its weight gradient is im2col(input)^T @ grad, piece by piece. The transposed
+A 1x1, stride-1 convolution of a contiguous NCHW array skips all of this: per-sample matrix
+products (C_out, C_in) @ (C_in, H*W) read and write NCHW directly.
+
+Gradients. conv's input gradient is, at stride 1 when out/groups <= in/groups (or 1x1), a
+convolution of the padded output gradient with the flipped weight; otherwise a GEMM followed
+by col2im (a loop over kernel offsets), whichever moves fewer values. Its weight gradient
+is im2col(input)^T @ grad, piece by piece. The transposed
 convolution is the adjoint of a convolution, so it reuses the same three kernels: its forward
 is conv's input gradient, its input gradient is conv's forward, its weight gradient is conv's
 weight gradient with input and output swapped. Depthwise convolutions (one input channel per
@@ -166,7 +170,7 @@ def _tap_slices(
 # --- work splitting ---------------------------------------------------------------------------
 def _split_batch(batch: int, work_bytes: int) -> list[range]:
     """Contiguous sample ranges, one per thread (one range when the work is small)."""
-    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else min(get_num_threads(), batch)
+    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else max(1, min(get_num_threads(), batch))
     bounds = [batch * t // threads for t in range(threads + 1)]
     return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
 
@@ -194,6 +198,30 @@ def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
     return (n1 - n0) * (r1 - r0) * math.prod(out_size[1:])
 
 
+def _piece_buffer(
+    chunks: Sequence[Chunk], out_size: Sequence[int], row_length: int, dtype: np.dtype
+) -> np.ndarray:
+    """One buffer, reused for every piece, big enough for the largest."""
+    rows = max((_chunk_rows(c, out_size) for c in chunks), default=0)
+    return np.empty(rows * row_length, dtype)
+
+
+def _im2col_piece(
+    windows: np.ndarray, chunk: Chunk, group: int, in_per_group: int, buffer: np.ndarray
+) -> np.ndarray:
+    """The (rows, prod(K) * in_per_group) im2col matrix of one piece and channel group."""
+    n0, n1, r0, r1 = chunk
+    channels = slice(group * in_per_group, (group + 1) * in_per_group)
+    block = windows[n0:n1, r0:r1, ..., channels]
+    d = (windows.ndim - 2) // 2
+    rows, row_length = math.prod(block.shape[: d + 1]), math.prod(block.shape[d + 1 :])
+    if block.flags.c_contiguous:  # 1x1 stride-1 kernels: the input already is the matrix
+        return block.reshape(rows, row_length)
+    columns = buffer[: rows * row_length].reshape(block.shape)
+    np.copyto(columns, block)
+    return columns.reshape(rows, row_length)
+
+
 # --- dense kernels (GEMM) ---------------------------------------------------------------------
 def _conv_cl(
     xp: np.ndarray,
@@ -218,19 +246,13 @@ def _conv_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             out_rows = out[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:  # 1x1 stride-1 kernels: im2col is the input
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 target = out_rows[:, g * out_per_group : (g + 1) * out_per_group]
                 np.matmul(columns, matrices[g], out=target)
             if bias is not None:
@@ -256,19 +278,13 @@ def _conv_weight_grad_cl(
     def run(samples: range) -> np.ndarray:
         total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 total[g] += columns.T @ grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
         return total
 
@@ -323,7 +339,7 @@ def _col2im_input_grad_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_length * itemsize)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, grad.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -554,7 +570,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
     x = input.data[None] if unbatched else input.data
     batch, in_channels, *size = x.shape
     matrix = weight.data.reshape(weight.shape[0], in_channels)
-    columns = x.reshape(batch, in_channels, -1)
+    columns = x.reshape(batch, in_channels, math.prod(size))
     out = np.empty((batch, matrix.shape[0], columns.shape[-1]), dtype=x.dtype)
 
     def forward(samples: range) -> None:
@@ -564,7 +580,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
             out[part] += bias.data[:, None]
 
     parallel_map(forward, _split_batch(batch, out.nbytes))
-    result = out.reshape(batch, -1, *size)
+    result = out.reshape(batch, matrix.shape[0], *size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output

@@ -452,8 +452,8 @@ def adaptive_max_pool(
 def max_unpool(x: Tensor, indices: Tensor, output_size: Ints) -> Tensor:
     """Place each value of ``x`` at its flat per-plane position ``indices`` in zero planes.
 
-    The inverse of ``max_pool(..., return_indices=True)``; a repeated index keeps the last
-    value written, as PyTorch's CPU kernel does.
+    The inverse of ``max_pool(..., return_indices=True)``. Where an index repeats, one of the
+    values lands there (which one is unspecified, in PyTorch too).
     """
     n = len(output_size)
     batch = x.shape[:-n]
