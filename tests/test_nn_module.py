@@ -81,8 +81,11 @@ def test_parameter_defaults_and_sharing() -> None:
     assert param.requires_grad and param.data is source.data
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     assert repr(param).startswith("Parameter containing:\n")
+    param.grad = np.ones(3, np.float32)
     clone = copy.deepcopy(param)
     assert isinstance(clone, nn.Parameter) and clone.data is not param.data
+    np.testing.assert_array_equal(clone.grad, param.grad)
+    assert clone.grad is not param.grad
     assert isinstance(pickle.loads(pickle.dumps(param)), nn.Parameter)
 
 
