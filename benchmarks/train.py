@@ -62,7 +62,6 @@ def build(label: str, side: str, threads: int) -> Callable[[], object]:
     images, labels = _batch(case)
     if side == "torch":
         import torch
-
         from tests.torch_twins import TWINS
 
         torch.set_num_threads(threads)

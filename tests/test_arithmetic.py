@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 from tests.helpers import assert_close
 
@@ -100,9 +100,11 @@ def test_relationship_7_pooling(i, k, s, paper_output):
     expected = (i - k) // s + 1
     assert expected == paper_output
     assert pool_output_size(i, k, s) == expected
-    x = torch.zeros(1, 1, i, i)
-    assert TF.max_pool2d(x, k, s).shape[2] == expected
-    assert TF.avg_pool2d(x, k, s).shape[2] == expected
+    x = np.zeros((1, 1, i, i), np.float32)
+    assert F.max_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert F.avg_pool2d(cnnkit.Tensor(x), k, s).shape[2] == expected
+    assert TF.max_pool2d(torch.tensor(x), k, s).shape[2] == expected
+    assert TF.avg_pool2d(torch.tensor(x), k, s).shape[2] == expected
 
 
 # Transposed relationships: the direct convolution (i, k, s, p) whose transpose is described,
@@ -214,8 +216,7 @@ def test_transposed_convolution_is_the_papers_direct_convolution(
         conv_transpose_output_size(*args)
         for args in zip(size, kernel, stride, padding, output_padding, dilation, strict=True)
     ]
-    if min(sizes) <= 0:
-        return
+    assume(min(sizes) > 0)
     rng = np.random.default_rng(0)
     y = rng.standard_normal((1, 2, *size))
     weight = rng.standard_normal((2, 3, *kernel))
@@ -276,8 +277,7 @@ def test_conv_matrix_multiplies_like_conv2d_and_its_transpose_like_conv_transpos
     out_size = [
         conv_output_size(*a) for a in zip(size, kernel, stride, padding, dilation, strict=True)
     ]
-    if min(out_size) <= 0:
-        return
+    assume(min(out_size) > 0)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((channels[0], *size))
     weight = rng.standard_normal((channels[1], channels[0], *kernel))
@@ -376,6 +376,8 @@ def measured_field(model, framework: str, input_shape, row: int, col: int, out_s
     grad = inputs.grad.numpy() if framework == "torch" else inputs.grad
     touched = np.abs(grad).sum(axis=(0, 1)) > 0
     rows, cols = np.nonzero(touched.any(axis=1))[0], np.nonzero(touched.any(axis=0))[0]
+    if rows.size == 0:  # every tap of the (dilated) window fell into padding
+        return None
     return (int(rows[0]), int(rows[-1])), (int(cols[0]), int(cols[-1]))
 
 
@@ -413,7 +415,7 @@ def build_models(nn):
     ]
 
 
-FRAMEWORKS = {"torch": torch.nn}
+FRAMEWORKS = {"torch": torch.nn, "cnnkit": cnnkit.nn}
 
 
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
@@ -431,6 +433,57 @@ def test_receptive_field_matches_back_propagation(framework, which):
         )
         measured = measured_field(model, framework, input_shape, row, col, last.output_size)
         assert measured == expected, (row, col)
+
+
+@st.composite
+def exactly_fitting_chains(draw):
+    """A random stack of Conv2d/AvgPool2d/ReLU layers and an input size that every layer
+    divides exactly (built backwards from the output), so no pixel goes unread."""
+    layers, size = [], draw(st.integers(1, 3))
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "avg"]))
+        kernel, stride = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        dilation = draw(st.integers(1, 3)) if kind == "conv" else 1
+        reach = dilation * (kernel - 1)
+        padding = draw(st.integers(0, reach if kind == "conv" else kernel // 2))
+        size = (size - 1) * stride + reach + 1 - 2 * padding
+        if size < 1:
+            break
+        layers.append((kind, kernel, stride, padding, dilation))
+    layers.reverse()
+    assume(layers and size >= 1)
+    return layers, size
+
+
+@given(exactly_fitting_chains())
+def test_receptive_field_of_random_stacks_matches_back_propagation(chain):
+    layers, size = chain
+    nn = torch.nn
+    modules = []
+    for kind, kernel, stride, padding, dilation in layers:
+        if kind == "conv":
+            modules += [nn.Conv2d(1, 1, kernel, stride, padding, dilation), nn.ReLU()]
+        else:
+            modules.append(nn.AvgPool2d(kernel, stride, padding))
+    model = positive_weights(nn.Sequential(*modules), "torch")
+    input_shape = (1, 1, size, size + 1)
+    last = receptive_field(model, input_shape)[-1]
+    inside = 0
+    for row, col in np.ndindex(*last.output_size):
+        field = last.field_of(row, col)
+        measured = measured_field(model, "torch", input_shape, row, col, last.output_size)
+        if all(
+            first >= 0 and final <= limit - 1
+            for (first, final), limit in zip(field, input_shape[2:], strict=True)
+        ):
+            # Inside the image the field is exact: its extreme taps are real pixels.
+            assert measured == tuple((int(a), int(b)) for a, b in field), (row, col)
+            inside += 1
+        elif measured is not None:
+            # At the border part of it is padding (and, dilated, may skip the edge pixels).
+            for (first, final), (a, b) in zip(measured, field, strict=True):
+                assert a <= first <= final <= b, (row, col)
+    event(f"outputs with the field inside the image: {'some' if inside else 'none'}")
 
 
 def test_receptive_field_records_every_layer():

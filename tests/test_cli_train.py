@@ -14,6 +14,7 @@ from cnnkit.training.datasets import get_data_spec
 from cnnkit.training.predict import ImageFileError, load_picture, prepare_picture
 
 TINY = ["--limit", "512", "--limit-test", "200", "--batch-size", "32", "--no-progress"]
+TINY += ["--threads", "1"]  # small GEMMs stall on a busy machine with more threads
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,7 @@ def test_prepared_picture_reproduces_an_mnist_digit():
     for grey in (digit, 255 - digit):  # light-on-dark as is; dark-on-light gets inverted
         prepared = prepare_picture(grey, spec)[0].astype(float)
         assert prepared.shape == (28, 28)
-        assert np.corrcoef(prepared.ravel(), digit.astype(float).ravel())[0, 1] > 0.9
+        assert np.corrcoef(prepared.ravel(), digit.astype(float).ravel())[0, 1] > 0.98
     assert prepare_picture(np.full((40, 30), 255, np.uint8), spec).max() == 0  # blank page
 
 
@@ -139,7 +140,7 @@ def test_resume_via_cli_and_its_errors(tmp_path, capsys):
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
     assert "already done" in capsys.readouterr().out
     assert main(["train", "--resume", str(run_dir), "--lr", "0.5"]) == 1
-    assert "--lr: a resumed run keeps the settings" in capsys.readouterr().err
+    assert "--lr: a resumed run keeps the settings saved" in capsys.readouterr().err
     (run_dir / "checkpoint.safetensors").write_bytes(b"garbage")
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 1
     err = capsys.readouterr().err

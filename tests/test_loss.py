@@ -232,6 +232,23 @@ def test_smooth_l1_and_huber_match_torch(pair: tuple, reduction: str, threshold:
     )
 
 
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (F.mse_loss, TF.mse_loss),
+        (F.l1_loss, TF.l1_loss),
+        (F.smooth_l1_loss, TF.smooth_l1_loss),
+        (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits),
+        (F.cross_entropy, TF.cross_entropy),
+    ],
+)
+def test_float32_input_with_float64_target_promotes_like_torch(ours: Any, theirs: Any) -> None:
+    rng = np.random.default_rng(9)
+    check_against_torch(
+        ours, theirs, [rng.standard_normal((4, 3)).astype(np.float32), rng.random((4, 3))]
+    )
+
+
 def test_regression_losses_broadcast_with_a_warning_like_torch() -> None:
     rng = np.random.default_rng(6)
     prediction, target = rng.standard_normal((4, 3)), rng.standard_normal(3)

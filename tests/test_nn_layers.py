@@ -8,9 +8,18 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from tests.helpers import FORWARD_RTOL, GRAD_RTOL, assert_close
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.helpers import (
+    FORWARD_RTOL,
+    GRAD_RTOL,
+    assert_close,
+    check_against_torch,
+    check_gradients,
+)
 
 import cnnkit
+import cnnkit.nn.functional as F
 from cnnkit import nn
 
 
@@ -71,6 +80,55 @@ def test_identity_flatten_unflatten() -> None:
     check_layer(nn.Flatten(-2), torch.nn.Flatten(-2), (2, 3, 4))
     check_layer(nn.Unflatten(1, (3, 4)), torch.nn.Unflatten(1, (3, 4)), (2, 12, 5))
     check_layer(nn.Unflatten(-1, (2, -1)), torch.nn.Unflatten(-1, (2, -1)), (2, 12))
+
+
+@given(
+    leading=st.sampled_from([(), (1,), (4,), (2, 3)]),
+    in_features=st.integers(1, 6),
+    out_features=st.integers(1, 5),
+    bias=st.booleans(),
+)
+def test_functional_linear_matches_torch(
+    leading: tuple[int, ...], in_features: int, out_features: int, bias: bool
+) -> None:
+    rng = np.random.default_rng(in_features * 10 + out_features)
+    inputs = [
+        rng.standard_normal(leading + (in_features,)).astype(np.float32),
+        rng.standard_normal((out_features, in_features)).astype(np.float32),
+    ]
+    if bias:
+        inputs.append(rng.standard_normal(out_features).astype(np.float32))
+    check_against_torch(F.linear, torch.nn.functional.linear, inputs, seed=3)
+
+
+def test_functional_linear_float64_finite_differences(rng: np.random.Generator) -> None:
+    check_gradients(
+        F.linear,
+        [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)],
+    )
+
+
+def t(*shape: int, dtype: type = np.float32) -> cnnkit.Tensor:
+    return cnnkit.tensor(np.zeros(shape, dtype))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: F.linear(t(2, 3), t(4, 2)), ValueError, "in_features=2"),
+        (lambda: F.linear(t(2, 3), t(4, 3, 1)), ValueError, "weight to be 2-D"),
+        (lambda: F.linear(t(2, 3), t(4, 3), t(3)), ValueError, r"bias of shape \(4,\)"),
+        (lambda: F.linear(t(2, 3), t(4, 3, dtype=np.float64)), TypeError, "dtype"),
+        (lambda: F.linear(t(2, 3, dtype=np.int64), t(4, 3)), TypeError, "floating"),
+        (lambda: F.linear("x", t(4, 3)), TypeError, "input must be a Tensor"),
+        (lambda: F.dropout(t(2), p=-0.1), ValueError, "between 0 and 1"),
+        (lambda: F.dropout(t(2, dtype=np.int64)), TypeError, "floating"),
+        (lambda: F.dropout3d(t(2, 3)), ValueError, "4-D or 5-D"),
+    ],
+)
+def test_functional_errors(call, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        call()
 
 
 # --- activations ---------------------------------------------------------------------------
@@ -331,3 +389,118 @@ def test_constructor_errors(call, error, match) -> None:  # type: ignore[no-unty
 def test_conv_forward_errors_come_from_functional() -> None:
     with pytest.raises(ValueError, match="channels"):
         nn.Conv2d(3, 4, 3)(cnnkit.tensor(np.zeros((1, 2, 5, 5), np.float32)))
+
+
+# --- pooling -------------------------------------------------------------------------------
+POOL_CASES = [
+    ("MaxPool1d", dict(kernel_size=3, stride=2, padding=1), (2, 3, 9)),
+    ("MaxPool2d", dict(kernel_size=2), (2, 3, 6, 7)),
+    (
+        "MaxPool2d",
+        dict(kernel_size=(3, 2), stride=(2, 1), padding=1, dilation=(1, 2), ceil_mode=True),
+        (2, 3, 7, 8),
+    ),
+    ("MaxPool2d", dict(kernel_size=3, stride=2), (3, 7, 7)),
+    ("MaxPool3d", dict(kernel_size=2, stride=1, padding=1), (1, 2, 3, 4, 3)),
+    ("AvgPool1d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False), (2, 3, 8)),
+    ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True), (2, 3, 8, 7)),
+    ("AvgPool2d", dict(kernel_size=2, divisor_override=3), (2, 3, 6, 6)),
+    (
+        "AvgPool3d",
+        dict(kernel_size=(2, 3, 2), stride=1, count_include_pad=False, padding=1),
+        (1, 2, 3, 5, 4),
+    ),
+    ("AdaptiveAvgPool1d", dict(output_size=4), (2, 3, 10)),
+    ("AdaptiveAvgPool2d", dict(output_size=(3, None)), (2, 3, 7, 5)),
+    ("AdaptiveAvgPool2d", dict(output_size=1), (2, 3, 7, 5)),
+    ("AdaptiveAvgPool3d", dict(output_size=(2, 3, 2)), (1, 2, 5, 7, 3)),
+    ("AdaptiveMaxPool1d", dict(output_size=3), (2, 3, 10)),
+    ("AdaptiveMaxPool2d", dict(output_size=(2, 3)), (2, 3, 7, 5)),
+    ("AdaptiveMaxPool3d", dict(output_size=2), (1, 2, 5, 4, 3)),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "shape"), POOL_CASES)
+def test_pooling(name: str, kwargs: dict, shape: tuple[int, ...]) -> None:
+    check_layer(getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs), shape)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_max_pool_indices_and_unpool(dims: int) -> None:
+    shape = (2, 3) + (6, 5, 4)[:dims]
+    pool = getattr(nn, f"MaxPool{dims}d")(2, return_indices=True)
+    torch_pool = getattr(torch.nn, f"MaxPool{dims}d")(2, return_indices=True)
+    assert repr(pool) == repr(torch_pool)
+    x = np.random.default_rng(dims).standard_normal(shape).astype(np.float32)
+    values, indices = pool(cnnkit.tensor(x))
+    torch_values, torch_indices = torch_pool(torch.from_numpy(x))
+    np.testing.assert_array_equal(indices.numpy(), torch_indices.numpy())
+    unpool = getattr(nn, f"MaxUnpool{dims}d")(2)
+    torch_unpool = getattr(torch.nn, f"MaxUnpool{dims}d")(2)
+    assert repr(unpool) == repr(torch_unpool)
+    output_size = shape[2:]
+    np.testing.assert_array_equal(
+        unpool(values, indices, output_size=output_size).numpy(),
+        torch_unpool(torch_values, torch_indices, output_size=output_size).numpy(),
+    )
+
+
+def test_adaptive_max_pool_return_indices() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 5)).astype(np.float32)
+    _, indices = nn.AdaptiveMaxPool2d(3, return_indices=True)(cnnkit.tensor(x))
+    _, torch_indices = torch.nn.AdaptiveMaxPool2d(3, return_indices=True)(torch.from_numpy(x))
+    np.testing.assert_array_equal(indices.numpy(), torch_indices.numpy())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: nn.MaxPool2d(0), ValueError, "kernel_size must be positive"),
+        (lambda: nn.MaxPool2d(2, stride=0), ValueError, "stride must be positive"),
+        (lambda: nn.MaxPool2d(3, padding=2), ValueError, "at most half"),
+        (lambda: nn.MaxPool2d(3, padding=-1), ValueError, "non-negative"),
+        (lambda: nn.MaxPool1d(3, dilation=0), ValueError, "dilation must be positive"),
+        (lambda: nn.AvgPool2d((2, 2, 2)), TypeError, "kernel_size"),
+        (lambda: nn.AvgPool2d(2, divisor_override=0), ValueError, "divisor_override"),
+        (lambda: nn.AvgPool1d(2, padding=2), ValueError, "at most half"),
+        (lambda: nn.AdaptiveAvgPool2d((2, 2, 2)), ValueError, "output_size"),
+        (lambda: nn.AdaptiveAvgPool1d(None), ValueError, "output_size"),
+        (lambda: nn.AdaptiveMaxPool2d(-1), ValueError, "output_size"),
+        (lambda: nn.MaxUnpool2d(0), ValueError, "kernel_size"),
+    ],
+)
+def test_pooling_constructor_errors(call, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        call()
+
+
+# --- padding -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "args", "shape"),
+    [
+        ("ZeroPad1d", ((1, 2),), (2, 3, 5)),
+        ("ZeroPad2d", (2,), (2, 3, 4, 5)),
+        ("ZeroPad3d", ((1, 0, 2, 1, 0, 1),), (1, 2, 3, 4, 2)),
+        ("ConstantPad1d", (2, 3.5), (3, 5)),
+        ("ConstantPad2d", ((1, 2, 0, 1), -1.0), (2, 3, 4, 5)),
+        ("ConstantPad3d", (1, 0.5), (1, 2, 3, 4, 2)),
+        ("ReflectionPad1d", (2,), (2, 3, 5)),
+        ("ReflectionPad2d", ((1, 2, 3, 0),), (2, 3, 4, 5)),
+        ("ReflectionPad3d", (1,), (1, 2, 3, 4, 2)),
+        ("ReplicationPad1d", ((0, 3),), (2, 3, 5)),
+        ("ReplicationPad2d", (2,), (3, 4, 5)),
+        ("ReplicationPad3d", ((1, 2, 0, 1, 2, 0),), (1, 2, 3, 4, 2)),
+        ("CircularPad1d", (2,), (2, 3, 5)),
+        ("CircularPad2d", ((1, 2, 2, 1),), (2, 3, 4, 5)),
+        ("CircularPad3d", (1,), (1, 2, 3, 4, 2)),
+    ],
+)
+def test_padding_layers(name: str, args: tuple, shape: tuple[int, ...]) -> None:
+    check_layer(getattr(nn, name)(*args), getattr(torch.nn, name)(*args), shape)
+
+
+def test_padding_layer_errors() -> None:
+    with pytest.raises(TypeError, match="padding must be an int or a tuple of 4 ints"):
+        nn.ReflectionPad2d((1, 2, 3))
+    with pytest.raises(ValueError, match="reflect padding must be smaller"):
+        nn.ReflectionPad1d(5)(cnnkit.tensor(np.zeros((1, 2, 5), np.float32)))

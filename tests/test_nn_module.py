@@ -81,8 +81,11 @@ def test_parameter_defaults_and_sharing() -> None:
     assert param.requires_grad and param.data is source.data
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     assert repr(param).startswith("Parameter containing:\n")
+    param.grad = np.ones(3, np.float32)
     clone = copy.deepcopy(param)
     assert isinstance(clone, nn.Parameter) and clone.data is not param.data
+    np.testing.assert_array_equal(clone.grad, param.grad)
+    assert clone.grad is not param.grad
     assert isinstance(pickle.loads(pickle.dumps(param)), nn.Parameter)
 
 
@@ -173,6 +176,7 @@ def test_load_torch_state_dict_gives_torch_outputs(rng: np.random.Generator) -> 
     theirs.eval()
     result = ours.load_state_dict(torch_state_as_numpy(theirs))
     assert result.missing_keys == [] and result.unexpected_keys == []
+    assert repr(result) == repr(theirs.load_state_dict(theirs.state_dict()))
     ours.eval()
     for key, value in torch_state_as_numpy(theirs).items():
         np.testing.assert_array_equal(ours.state_dict()[key], value)
@@ -342,3 +346,95 @@ def test_deepcopy_and_pickle_give_independent_equal_models(rng: np.random.Genera
     clone = copy.deepcopy(model)
     clone[0].weight.data[...] = 0
     assert np.any(model[0].weight.data != 0)
+
+
+def test_forward_hooks_and_get_submodule() -> None:
+    model = nn.Sequential(
+        OrderedDict([("features", nn.Sequential(nn.Linear(2, 3))), ("act", nn.ReLU())])
+    )
+    assert model.get_submodule("features.0") is model.features[0]
+    assert model.get_submodule("") is model
+    with pytest.raises(AttributeError, match="no submodule named 'x'"):
+        model.get_submodule("features.x")
+    seen: list[tuple[int, ...]] = []
+    handle = model.features.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    doubled = model.act.register_forward_pre_hook(lambda m, args: args[0] * 2)
+    x = cnnkit.tensor(np.ones((4, 2), np.float32))
+    reference = model.features(x).relu().numpy()
+    np.testing.assert_allclose(model(x).numpy(), 2 * reference)
+    assert seen == [(4, 3), (4, 3)]
+    handle.remove()
+    doubled.remove()
+    with model.act.register_forward_hook(lambda m, args, out: out * 0):
+        assert np.all(model(x).numpy() == 0)
+    np.testing.assert_allclose(model(x).numpy(), reference)
+    assert len(seen) == 2
+
+
+def small_convnet(lib):  # type: ignore[no-untyped-def]
+    return lib.Sequential(
+        lib.Conv2d(3, 8, 3, padding=1, bias=False),
+        lib.BatchNorm2d(8),
+        lib.ReLU(),
+        lib.MaxPool2d(2),
+        lib.Conv2d(8, 6, 3, padding="same", padding_mode="reflect"),
+        lib.GroupNorm(2, 6),
+        lib.GELU(),
+        lib.AdaptiveAvgPool2d(2),
+        lib.Flatten(),
+        lib.Linear(24, 5),
+        lib.LogSoftmax(dim=1),
+    )
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_converted_torch_convnet_matches_end_to_end(
+    training: bool, rng: np.random.Generator
+) -> None:
+    theirs = small_convnet(torch.nn)
+    theirs.train()
+    warmup = rng.standard_normal((4, 3, 8, 8)).astype(np.float32) * 3 + 1
+    theirs(torch.from_numpy(warmup))  # running statistics away from their defaults
+    ours = small_convnet(nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(torch_state_as_numpy(theirs))
+    ours.train(training)
+    theirs.train(training)
+    x = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+    our_out = ours(cnnkit.tensor(x))
+    torch_out = theirs(torch.from_numpy(x))
+    assert_close(our_out.numpy(), torch_out.detach().numpy(), 1e-5, "output")
+    upstream = rng.standard_normal(tuple(torch_out.shape)).astype(np.float32)
+    our_out.backward(upstream)
+    torch_out.backward(torch.from_numpy(upstream))
+    torch_params = dict(theirs.named_parameters())
+    for name, param in ours.named_parameters():
+        assert_close(param.grad, torch_params[name].grad.numpy(), 1e-4, f"{name} gradient")
+    for key, value in torch_state_as_numpy(theirs).items():
+        assert_close(ours.state_dict()[key], value, 1e-5, key)
+
+
+def test_parameter_list_and_dict() -> None:
+    params = nn.ParameterList([np.ones(3, np.float32), nn.Parameter(np.zeros((2, 2), np.float32))])
+    params.append(cnnkit.tensor(np.ones(1, np.float32)))
+    assert len(params) == 3 and all(isinstance(p, nn.Parameter) for p in params)
+    assert params[0].requires_grad and isinstance(params[1:], nn.ParameterList)
+    torch_params = torch.nn.ParameterList([torch.ones(3), torch.zeros(2, 2), torch.ones(1)])
+    assert list(params.state_dict()) == list(torch_params.state_dict())
+    assert "(1): Parameter containing: [float32 of size 2x2]" in repr(params)
+    params[0] = np.full(3, 2.0, np.float32)
+    assert params[0].numpy()[0] == 2.0
+    with pytest.raises(TypeError, match="iterable"):
+        params.extend(cnnkit.tensor(np.ones(2, np.float32)))
+
+    table = nn.ParameterDict({"scale": np.ones(2, np.float32)})
+    table["shift"] = nn.Parameter(np.zeros(2, np.float32))
+    torch_table = torch.nn.ParameterDict({"scale": torch.ones(2), "shift": torch.zeros(2)})
+    assert list(table.state_dict()) == list(torch_table.state_dict())
+    assert "shift" in table and list(table) == ["scale", "shift"] and len(table) == 2
+    model = nn.Module()
+    model.extra = table
+    assert [name for name, _ in model.named_parameters()] == ["extra.scale", "extra.shift"]
+    assert isinstance(table.pop("scale"), nn.Parameter) and list(table.keys()) == ["shift"]
+    with pytest.raises(ValueError, match="element #0"):
+        table.update([("x",)])

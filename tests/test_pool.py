@@ -12,6 +12,7 @@ from tests.helpers import check_against_torch, check_gradients
 
 import cnnkit
 import cnnkit.nn.functional as F
+from cnnkit.ops.pool import _row_parts
 
 # Each hypothesis example is a few milliseconds, so the sweeps run several times the profile's
 # count (CNNKIT_EXAMPLES scales them all).
@@ -112,6 +113,32 @@ def test_max_pool_nan_and_minus_infinity_like_torch(padding: int) -> None:
         )
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_pools_split_over_threads_match_torch(threads: int) -> None:
+    x = distinct_values((6, 16, 64, 64), threads)
+    previous = cnnkit.get_num_threads()
+    cnnkit.set_num_threads(threads)
+    try:
+        # Large enough that even 2x2 pooling is split into one part per thread.
+        assert len(_row_parts(6 * 16, 6 * 16 * 32 * 32 * 4)) == threads
+        for kwargs in ({"kernel_size": 3, "stride": 2, "padding": 1}, {"kernel_size": 2}):
+            check_against_torch(
+                lambda t, kw=kwargs: F.max_pool2d(t, **kw),
+                lambda t, kw=kwargs: TF.max_pool2d(t, **kw),
+                [x],
+            )
+            check_against_torch(
+                lambda t, kw=kwargs: F.avg_pool2d(t, **kw),
+                lambda t, kw=kwargs: TF.avg_pool2d(t, **kw),
+                [x],
+            )
+            with cnnkit.no_grad():
+                ours = F.max_pool2d(cnnkit.tensor(x), **kwargs).numpy()
+            np.testing.assert_array_equal(ours, TF.max_pool2d(torch.tensor(x), **kwargs).numpy())
+    finally:
+        cnnkit.set_num_threads(previous)
+
+
 def test_max_pool_keeps_float64() -> None:
     x = distinct_values((2, 3, 7, 6), 0, np.float64)
     check_against_torch(lambda t: F.max_pool2d(t, 2), lambda t: TF.max_pool2d(t, 2), [x])
@@ -160,6 +187,24 @@ def test_avg_pool_matches_torch(case: dict, count_include_pad: bool, override: i
 def test_avg_pool_finite_differences(n: int, kwargs: dict) -> None:
     x = np.random.default_rng(n).standard_normal((2, 2) + (5,) * n)
     check_gradients(lambda t: getattr(F, f"avg_pool{n}d")(t, **kwargs), [x])
+
+
+# --- power-average pooling -------------------------------------------------------------------
+@MANY
+@given(case=windows(dilation=False), norm_type=st.sampled_from([1, 2, 3, 1.5, 4.0]))
+def test_lp_pool_matches_torch(case: dict, norm_type: float) -> None:
+    n, shape, seed = case.pop("n"), case.pop("shape"), case.pop("seed")
+    del case["dilation"], case["padding"]
+    kernel = np.broadcast_to(case["kernel_size"], (n,))
+    shape = shape[:-n] + tuple(max(i, k) for i, k in zip(shape[-n:], kernel, strict=True))
+    if n == 1:  # PyTorch's lp_pool1d multiplies by kernel_size, so it must be an int there
+        case["kernel_size"] = int(kernel[0])
+    ours, theirs = ours_and_theirs("lp_pool", n)
+    # Positive inputs keep odd and fractional powers real (as in PyTorch, negatives give NaN).
+    x = np.random.default_rng(seed).uniform(0.5, 2.0, shape).astype(np.float32)
+    check_against_torch(
+        lambda t: ours(t, norm_type, **case), lambda t: theirs(t, norm_type, **case), [x]
+    )
 
 
 # --- adaptive pooling -------------------------------------------------------------------------
@@ -288,6 +333,9 @@ def _x(*shape: int) -> cnnkit.Tensor:
         (lambda: F.avg_pool3d(_x(1, 1, 2, 4, 4), 3), ValueError, "too small"),
         (lambda: F.avg_pool3d(_x(1, 1, 1, 4, 4), 2, padding=1), ValueError, "smaller than"),
         (lambda: F.avg_pool1d(_x(1, 1, 4), 2, stride=-1), ValueError, "stride"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), 0, 2), ValueError, "norm_type"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), "2", 2), TypeError, "norm_type"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), 2, 5), ValueError, "too small"),
         (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), -1), ValueError, "output_size"),
         (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), (2, 2, 2)), TypeError, "output_size"),
         (lambda: F.adaptive_max_pool2d(_x(1, 4, 4, 4, 4), 2), ValueError, "3-D or 4-D"),
@@ -355,3 +403,19 @@ def test_bad_unpool_arguments_raise(call, error: type, match: str) -> None:
 def test_unpool_accepts_full_output_size_like_torch() -> None:
     out = F.max_unpool2d(_x(1, 1, 2, 2), _indices(1, 1, 2, 2), 2, output_size=(1, 1, 5, 5))
     assert out.shape == (1, 1, 5, 5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "global_avg"],
+)
+def test_empty_batch_like_torch(name: str) -> None:
+    calls = {
+        "max_pool2d": lambda f, t: f.max_pool2d(t, 3, 2, 1),
+        "avg_pool2d": lambda f, t: f.avg_pool2d(t, 3, 2, 1),
+        "adaptive_avg_pool2d": lambda f, t: f.adaptive_avg_pool2d(t, 3),
+        "adaptive_max_pool2d": lambda f, t: f.adaptive_max_pool2d(t, 3),
+        "global_avg": lambda f, t: f.adaptive_avg_pool2d(t, 1),
+    }
+    x = np.zeros((0, 3, 8, 8), dtype=np.float32)
+    check_against_torch(lambda t: calls[name](F, t), lambda t: calls[name](TF, t), [x])

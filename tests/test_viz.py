@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageDraw
+from tests.helpers import assert_close
 
 import cnnkit
 import cnnkit.nn.functional as F
@@ -28,7 +29,14 @@ from cnnkit.viz.animation import (
     plan_convolution,
     shaded,
 )
-from cnnkit.viz.plots import GAP, GRID_LINE, diverging, plot_kernels
+from cnnkit.viz.plots import (
+    GAP,
+    GRID_LINE,
+    diverging,
+    feature_maps,
+    plot_feature_maps,
+    plot_kernels,
+)
 
 pairs = st.tuples
 
@@ -53,12 +61,13 @@ def unfold_columns(x: torch.Tensor, **options) -> list[set[int]]:
     kernel=pairs(st.integers(1, 4), st.integers(1, 4)),
     stride=pairs(st.integers(1, 3), st.integers(1, 3)),
     padding=pairs(st.integers(0, 3), st.integers(0, 3)),
-    dilation=pairs(st.integers(1, 3), st.integers(1, 3)),
+    dilation=pairs(st.integers(1, 2), st.integers(1, 3)),
 )
 def test_direct_footprint_matches_unfold(size, kernel, stride, padding, dilation):
     try:
         plan = plan_convolution(size, kernel, stride, padding, dilation)
     except ValueError:
+        event("empty output")
         # The operations agree that the output would be empty.
         with pytest.raises(ValueError, match="input too small"):
             F.unfold(cnnkit.Tensor(index_coded(size).numpy()), kernel, dilation, padding, stride)
@@ -79,32 +88,24 @@ def test_direct_footprint_matches_unfold(size, kernel, stride, padding, dilation
     size=pairs(st.integers(1, 5), st.integers(1, 5)),
     kernel=pairs(st.integers(1, 4), st.integers(1, 4)),
     stride=pairs(st.integers(1, 3), st.integers(1, 3)),
-    padding=pairs(st.integers(0, 4), st.integers(0, 4)),
     dilation=pairs(st.integers(1, 2), st.integers(1, 2)),
     data=st.data(),
 )
-def test_transposed_footprint_matches_conv_transpose2d(
-    size, kernel, stride, padding, dilation, data
-):
+def test_transposed_footprint_matches_conv_transpose2d(size, kernel, stride, dilation, data):
     output_padding = tuple(
         data.draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation, strict=True)
     )
+    # Any padding that leaves a non-empty output (too much is tested in test_bad_arguments).
+    padding = tuple(
+        data.draw(st.integers(0, ((i - 1) * s + d * (k - 1) + a) // 2))
+        for i, k, s, d, a in zip(size, kernel, stride, dilation, output_padding, strict=True)
+    )
     options = {"stride": stride, "padding": padding, "dilation": dilation}
+    plan = plan_convolution(size, kernel, transposed=True, output_padding=output_padding, **options)
+    if any(p > d * (k - 1) for p, d, k in zip(padding, dilation, kernel, strict=True)):
+        event("padding crops the stretched input")
     # Column j of the operation's Jacobian: which outputs input element j reaches.
     one_hot = torch.eye(size[0] * size[1], dtype=torch.float64).reshape(-1, 1, *size)
-    try:
-        plan = plan_convolution(
-            size, kernel, transposed=True, output_padding=output_padding, **options
-        )
-    except ValueError:
-        with pytest.raises(RuntimeError):
-            TF.conv_transpose2d(
-                one_hot,
-                torch.ones(1, 1, *kernel, dtype=torch.float64),
-                output_padding=output_padding,
-                **options,
-            )
-        return
     reached = TF.conv_transpose2d(
         one_hot,
         torch.ones(1, 1, *kernel, dtype=torch.float64),
@@ -208,6 +209,28 @@ def test_transposed_gif_colours(tmp_path):
         assert pixel(gif, 35, grid(7, 7)) == shaded(WHITE)  # the a row and column
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"input_size": 6, "kernel_size": 3, "stride": 2, "padding": 1},
+        {
+            "input_size": (2, 3),
+            "kernel_size": 2,
+            "stride": 2,
+            "transposed": True,
+            "output_padding": 1,
+            "dilation": (1, 2),
+        },
+    ],
+)
+def test_incremental_frames_equal_frames_drawn_from_scratch(arguments):
+    animation = ConvolutionAnimation(plan_convolution(**arguments))
+    drawn = list(animation.frames())
+    assert len(drawn) == animation.plan.num_frames
+    for index, image in enumerate(drawn):
+        assert np.array_equal(np.asarray(image), np.asarray(animation.frame(index))), index
+
+
 def test_dilated_footprint_shades_only_the_taps(tmp_path):
     plan = plan_convolution(7, 3, dilation=2)
     animation = ConvolutionAnimation(plan)
@@ -261,6 +284,16 @@ def test_bad_arguments(kwargs, error, match, tmp_path):
     with pytest.raises(error, match=match):
         animate_convolution(**arguments, path=tmp_path / "x.gif")
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_animation_helpers_reject_bad_arguments():
+    plan = plan_convolution(4, 3)
+    with pytest.raises(ValueError, match="frame must be in \\[0, 4\\), got 4"):
+        plan.footprint(4)
+    with pytest.raises(ValueError, match="grid must be 'input' or 'output'"):
+        ConvolutionAnimation(plan).cell_box("kernel", 0, 0)
+    with pytest.raises(ValueError, match="cell_size must be at least 8"):
+        ConvolutionAnimation(plan, cell_size=4)
 
 
 def test_gallery_has_the_papers_sixteen_animations(tmp_path):
@@ -376,3 +409,118 @@ def test_plot_kernels_errors(tmp_path):
         plot_kernels(torch.nn.Linear(2, 2), tmp_path / "x.png")
     with pytest.raises(ValueError, match="scale"):
         plot_kernels(torch.nn.Conv2d(1, 1, 3), tmp_path / "x.png", scale=0)
+
+
+def twin_of(model: cnnkit.nn.Sequential) -> torch.nn.Sequential:
+    """The same layers in PyTorch, with the same weights."""
+    layers = []
+    for layer in model:
+        kind = type(layer).__name__
+        if kind == "Conv2d":
+            twin = torch.nn.Conv2d(
+                layer.in_channels,
+                layer.out_channels,
+                layer.kernel_size,
+                layer.stride,
+                layer.padding,
+            )
+            twin.load_state_dict(
+                {k: torch.tensor(np.asarray(v)) for k, v in layer.state_dict().items()}
+            )
+        elif kind == "MaxPool2d":
+            twin = torch.nn.MaxPool2d(layer.kernel_size)
+        else:
+            twin = getattr(torch.nn, kind)()
+        layers.append(twin)
+    return torch.nn.Sequential(*layers)
+
+
+def test_feature_maps_are_the_outputs_of_the_first_stages():
+    nn = cnnkit.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 4, 3),
+        nn.Tanh(),
+        nn.Conv2d(4, 2, 3),
+        nn.Flatten(),
+    )
+    image = np.random.default_rng(0).standard_normal((1, 12, 12)).astype(np.float32)
+    stages = feature_maps(model, image, max_stages=5)
+    assert [name for name, _ in stages] == [
+        "0 Conv2d > 1 ReLU",
+        "2 MaxPool2d",
+        "3 Conv2d > 4 Tanh",
+        "5 Conv2d",
+    ]
+    twin = twin_of(model)
+    with torch.no_grad():
+        reference = [twin[:2](torch.tensor(image[None])), twin[:3](torch.tensor(image[None]))]
+        reference += [twin[:5](torch.tensor(image[None])), twin[:6](torch.tensor(image[None]))]
+    for (_, maps), expected in zip(stages, reference, strict=True):
+        assert_close(maps, expected[0].numpy(), 1e-5)
+    assert len(feature_maps(model, image[None], max_stages=2)) == 2
+    assert model.training  # the model's mode is restored
+
+
+def test_feature_maps_of_a_model_class_and_errors():
+    from cnnkit.models import LeNet5
+
+    stages = feature_maps(LeNet5(), np.zeros((1, 28, 28), np.float32))
+    assert [maps.shape for _, maps in stages] == [(6, 28, 28), (6, 14, 14), (16, 10, 10)]
+    assert stages[0][0] == "features.0 Conv2d > features.1 ReLU"
+    with pytest.raises(ValueError, match="image must be"):
+        feature_maps(LeNet5(), np.zeros((2, 1, 28, 28), np.float32))
+    with pytest.raises(TypeError, match="does not start with a Conv2d"):
+        feature_maps(cnnkit.nn.Sequential(cnnkit.nn.Flatten()), np.zeros((1, 4, 4)))
+
+
+def test_plot_feature_maps_scales_each_tile_from_black_to_white(tmp_path):
+    nn = cnnkit.nn
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.MaxPool2d(2))
+    image = np.random.default_rng(1).standard_normal((1, 14, 14)).astype(np.float32)
+    path = plot_feature_maps(model, image, tmp_path / "maps.png", max_channels=2)
+    pixels, boxes = grids(path)
+    assert len(boxes) == 2  # two stages
+    maps = feature_maps(model, image)[0][1]
+    box = boxes[0]
+    enlarge = ((box[2] - box[0] - GAP) // 2 - GAP) // 12  # two 12x12 tiles in a row
+    for channel in range(2):
+        low = np.unravel_index(np.argmin(maps[channel]), maps[channel].shape)
+        high = np.unravel_index(np.argmax(maps[channel]), maps[channel].shape)
+        assert tile_pixel(pixels, box, (12, 12), 0, channel, *low, enlarge) == (0, 0, 0)
+        assert tile_pixel(pixels, box, (12, 12), 0, channel, *high, enlarge) == (255, 255, 255)
+
+
+def test_cli_features_and_model_arithmetic(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    tiny = (
+        f"train --limit 32 --limit-test 16 --batch-size 32 --epochs 1 --no-progress --out {run_dir}"
+    )
+    assert run_cli(tiny) == 0
+    picture = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(picture).line([(10, 8), (30, 8), (18, 34)], fill=0, width=4)
+    picture.save(tmp_path / "seven.png")
+    out = tmp_path / "features"
+    assert run_cli(f"features {run_dir} {tmp_path / 'seven.png'} -o {out} --stages 2") == 0
+    with Image.open(out / "kernels.png") as kernels, Image.open(out / "feature_maps.png") as maps:
+        assert kernels.size[0] > 0 and maps.size[0] > 0
+    assert len(grids(out / "feature_maps.png")[1]) == 2
+    assert run_cli(f"features {tmp_path} {tmp_path / 'seven.png'} -o {out}") == 2
+    assert "not a cnnkit run directory" in capsys.readouterr().err
+    assert run_cli(f"features {run_dir} {tmp_path / 'missing.png'} -o {out}") == 2
+    assert "no such file" in capsys.readouterr().err
+
+    assert run_cli("arithmetic --model lenet5 --input 28") == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[-1].split()[:2] == ["5", "MaxPool2d"]
+    assert table[-1].split()[6:9] == ["5", "16", "4"]  # output 5x5, field 16, jump 4
+    assert run_cli("arithmetic --model resnet20 --input 32") == 2
+    assert "unsupported layer" in capsys.readouterr().err
+
+
+def test_plot_kernels_single_channel_filters_fill_rows_of_eight(tmp_path):
+    path = plot_kernels(cnnkit.nn.Conv2d(1, 10, 5), tmp_path / "k.png", scale=3)
+    _, (box,) = grids(path)
+    assert (box[2] - box[0], box[3] - box[1]) == (8 * (15 + GAP) + GAP, 2 * (15 + GAP) + GAP)

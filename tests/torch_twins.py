@@ -42,13 +42,13 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, 32, kernel_size=3, padding=1, bias=False),
+            nn.MaxPool2d(2),
             nn.BatchNorm2d(32),
             nn.ReLU(),
-            nn.MaxPool2d(2),
             nn.Conv2d(32, 64, kernel_size=3, padding=1, bias=False),
+            nn.MaxPool2d(2),
             nn.BatchNorm2d(64),
             nn.ReLU(),
-            nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(
             nn.Linear(64 * 7 * 7, 128),

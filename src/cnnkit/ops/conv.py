@@ -10,9 +10,13 @@ Work. im2col is built in pieces of about one L2 cache into a reused buffer, and 
 consumes each piece while it is hot: the whole im2col matrix of a batch never exists. The
 batch is split between threads (``_parallel.parallel_map``).
 
-Gradients. conv's input gradient is, at stride 1, a convolution of the padded output gradient
-with the flipped weight; at larger strides a GEMM followed by col2im (a loop over kernel
-offsets). Its weight gradient is im2col(input)^T @ grad, piece by piece. The transposed
+A 1x1, stride-1 convolution of a contiguous NCHW array skips all of this: per-sample matrix
+products (C_out, C_in) @ (C_in, H*W) read and write NCHW directly.
+
+Gradients. conv's input gradient is, at stride 1 when out/groups <= in/groups (or 1x1), a
+convolution of the padded output gradient with the flipped weight; otherwise a GEMM followed
+by col2im (a loop over kernel offsets), whichever moves fewer values. Its weight gradient
+is im2col(input)^T @ grad, piece by piece. The transposed
 convolution is the adjoint of a convolution, so it reuses the same three kernels: its forward
 is conv's input gradient, its input gradient is conv's forward, its weight gradient is conv's
 weight gradient with input and output swapped. Depthwise convolutions (one input channel per
@@ -38,7 +42,9 @@ from cnnkit.tensor import Tensor
 __all__ = ["conv", "conv_transpose", "fold", "unfold"]
 
 _CHUNK_BYTES = 1 << 20  # one im2col piece: about the 1 MiB L2 cache of a core
-_MIN_PARALLEL_BYTES = 1 << 18  # below this much im2col work, threads cost more than they save
+_MIN_PARALLEL_BYTES = 1 << 18  # below this much work, threads cost more than they save
+_PAGE_BYTES = 4096
+_TRANSPOSE_BLOCK = 8  # channels copied together when transposing NCHW -> NHWC
 
 Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
 
@@ -94,10 +100,22 @@ def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarr
         source.append(slice(start, stop))
         target.append(slice(max(b, 0), max(b, 0) + stop - start))
 
-    def fill(samples: range) -> None:
-        out[(slice(samples.start, samples.stop), *target)] = x[
-            (slice(samples.start, samples.stop), *source)
-        ]
+    channels = x.shape[-1]
+    if x.strides[-1] < _PAGE_BYTES or channels <= _TRANSPOSE_BLOCK:
+
+        def fill(samples: range) -> None:
+            out[(slice(samples.start, samples.stop), *target)] = x[
+                (slice(samples.start, samples.stop), *source)
+            ]
+
+    else:
+        # Channels a page or more apart (an NCHW source): NumPy's element order would touch a
+        # new page per element; a few channels of one sample at a time stay within the TLB.
+        def fill(samples: range) -> None:
+            for n in samples:
+                for c in range(0, channels, _TRANSPOSE_BLOCK):
+                    block = slice(c, c + _TRANSPOSE_BLOCK)
+                    out[(n, *target, block)] = x[(n, *source, block)]
 
     parallel_map(fill, _split_batch(x.shape[0], out.nbytes))
     return out
@@ -152,7 +170,7 @@ def _tap_slices(
 # --- work splitting ---------------------------------------------------------------------------
 def _split_batch(batch: int, work_bytes: int) -> list[range]:
     """Contiguous sample ranges, one per thread (one range when the work is small)."""
-    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else min(get_num_threads(), batch)
+    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else max(1, min(get_num_threads(), batch))
     bounds = [batch * t // threads for t in range(threads + 1)]
     return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
 
@@ -180,6 +198,30 @@ def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
     return (n1 - n0) * (r1 - r0) * math.prod(out_size[1:])
 
 
+def _piece_buffer(
+    chunks: Sequence[Chunk], out_size: Sequence[int], row_length: int, dtype: np.dtype
+) -> np.ndarray:
+    """One buffer, reused for every piece, big enough for the largest."""
+    rows = max((_chunk_rows(c, out_size) for c in chunks), default=0)
+    return np.empty(rows * row_length, dtype)
+
+
+def _im2col_piece(
+    windows: np.ndarray, chunk: Chunk, group: int, in_per_group: int, buffer: np.ndarray
+) -> np.ndarray:
+    """The (rows, prod(K) * in_per_group) im2col matrix of one piece and channel group."""
+    n0, n1, r0, r1 = chunk
+    channels = slice(group * in_per_group, (group + 1) * in_per_group)
+    block = windows[n0:n1, r0:r1, ..., channels]
+    d = (windows.ndim - 2) // 2
+    rows, row_length = math.prod(block.shape[: d + 1]), math.prod(block.shape[d + 1 :])
+    if block.flags.c_contiguous:  # 1x1 stride-1 kernels: the input already is the matrix
+        return block.reshape(rows, row_length)
+    columns = buffer[: rows * row_length].reshape(block.shape)
+    np.copyto(columns, block)
+    return columns.reshape(rows, row_length)
+
+
 # --- dense kernels (GEMM) ---------------------------------------------------------------------
 def _conv_cl(
     xp: np.ndarray,
@@ -204,19 +246,13 @@ def _conv_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             out_rows = out[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:  # 1x1 stride-1 kernels: im2col is the input
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 target = out_rows[:, g * out_per_group : (g + 1) * out_per_group]
                 np.matmul(columns, matrices[g], out=target)
             if bias is not None:
@@ -242,19 +278,13 @@ def _conv_weight_grad_cl(
     def run(samples: range) -> np.ndarray:
         total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 total[g] += columns.T @ grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
         return total
 
@@ -309,7 +339,7 @@ def _col2im_input_grad_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_length * itemsize)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, grad.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -328,6 +358,16 @@ def _col2im_input_grad_cl(
 
     parallel_map(run, _split_batch(batch, batch * math.prod(out_size) * row_length * itemsize))
     return _crop(dxp, geometry, input_size)
+
+
+def _channel_sums(x: np.ndarray) -> np.ndarray:
+    """Sum of channels-last ``x`` over all but the last axis: the bias gradient.
+
+    A matrix-vector product: NumPy's own reduction over the long axis of a (rows, few) array
+    runs a few elements at a time and is ten times slower.
+    """
+    rows = x.reshape(-1, x.shape[-1])
+    return np.ones(rows.shape[0], dtype=x.dtype) @ rows
 
 
 def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.ndarray:
@@ -479,6 +519,8 @@ def conv(
         tuple(p[0] for p in padding),
         tuple(p[1] for p in padding),
     )
+    if _is_pointwise(x, geometry, groups):
+        return _pointwise_conv(input, weight, bias, unbatched)
     input_size = x.shape[2:]
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
@@ -501,8 +543,73 @@ def conv(
                 _conv_weight_grad_cl(saved_input, grad, geometry, gemm_weight.shape)
             )
         if bias is not None and bias.requires_grad:
-            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            grad_bias = _channel_sums(grad)
         return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _is_pointwise(x: np.ndarray, geometry: _Geometry, groups: int) -> bool:
+    """A 1x1, stride-1, unpadded, ungrouped conv of a contiguous NCHW array."""
+    unit = (1,) * len(geometry.kernel)
+    return (
+        geometry.kernel == unit
+        and geometry.stride == unit
+        and not any(geometry.pad_before + geometry.pad_after)
+        and groups == 1
+        and x.flags.c_contiguous
+    )
+
+
+def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatched: bool) -> Tensor:
+    """1x1 convolution of NCHW data as per-sample products (C_out, C_in) @ (C_in, H*W).
+
+    No layout change at all: the input is read and the output written in NCHW order.
+    """
+    x = input.data[None] if unbatched else input.data
+    batch, in_channels, *size = x.shape
+    matrix = weight.data.reshape(weight.shape[0], in_channels)
+    columns = x.reshape(batch, in_channels, math.prod(size))
+    out = np.empty((batch, matrix.shape[0], columns.shape[-1]), dtype=x.dtype)
+
+    def forward(samples: range) -> None:
+        part = slice(samples.start, samples.stop)
+        np.matmul(matrix, columns[part], out=out[part])
+        if bias is not None:
+            out[part] += bias.data[:, None]
+
+    parallel_map(forward, _split_batch(batch, out.nbytes))
+    result = out.reshape(batch, matrix.shape[0], *size)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = np.ascontiguousarray(grad).reshape(out.shape)
+        grad_input = np.empty_like(columns) if input.requires_grad else None
+
+        def run(samples: range) -> np.ndarray | None:
+            part = slice(samples.start, samples.stop)
+            if grad_input is not None:
+                np.matmul(matrix.T, grad[part], out=grad_input[part])
+            if not weight.requires_grad:
+                return None
+            total = np.zeros_like(matrix)
+            product = np.empty_like(matrix)
+            for n in samples:
+                total += np.matmul(grad[n], columns[n].T, out=product)
+            return total
+
+        partials = parallel_map(run, _split_batch(batch, grad.nbytes * 2))
+        grad_weight = None
+        if weight.requires_grad:
+            grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
+        if grad_input is not None:
+            grad_input = grad_input.reshape(x.shape)
+            grad_input = grad_input[0] if unbatched else grad_input
+        grads = [grad_input, grad_weight]
+        if bias is not None:
+            grads.append(grad.sum(axis=(0, 2)) if bias.requires_grad else None)
+        return tuple(grads)
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(result[0] if unbatched else result, parents, backward)
@@ -562,7 +669,7 @@ def conv_transpose(
                 _conv_weight_grad_cl(grad_padded, x_cl, geometry, gemm_weight.shape)
             )
         if bias is not None and bias.requires_grad:
-            grad_bias = grad.reshape(-1, grad.shape[-1]).sum(axis=0)
+            grad_bias = _channel_sums(grad)
         return (grad_input, grad_weight) if bias is None else (grad_input, grad_weight, grad_bias)
 
     parents = (input, weight) if bias is None else (input, weight, bias)

@@ -43,7 +43,7 @@ def _positions_view(x: np.ndarray) -> np.ndarray:
     """(N, C, d1..dk) → (N, C, S); unbatched (C,) → (1, C, 1)."""
     if x.ndim == 1:
         return x.reshape(1, -1, 1)
-    return x.reshape(x.shape[0], x.shape[1], -1)
+    return x.reshape(x.shape[0], x.shape[1], int(np.prod(x.shape[2:])))
 
 
 def _softmax_classes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -184,7 +184,7 @@ def cross_entropy_probs(
     the number of positions (N·d1·…·dk), not by the weights, like torch. Differentiable in
     both inputs.
     """
-    dtype = input.dtype
+    dtype = np.result_type(input.dtype, target.dtype)
     shifted, log_total, probs = _softmax_classes(_positions_view(input.data))
     log_probs = shifted - log_total
     batch, classes, size = probs.shape
@@ -204,10 +204,10 @@ def cross_entropy_probs(
         if input.requires_grad:
             total_weight = weighted_target.sum(axis=1, keepdims=True)
             grad_input = (probs * total_weight - weighted_target) * upstream
-            grad_input = grad_input.astype(dtype, copy=False).reshape(input.shape)
+            grad_input = grad_input.astype(input.dtype, copy=False).reshape(input.shape)
         if target.requires_grad:
             grad_target = -(1 - label_smoothing) * (log_probs * class_weight) * upstream
-            grad_target = grad_target.astype(dtype, copy=False).reshape(target.shape)
+            grad_target = grad_target.astype(target.dtype, copy=False).reshape(target.shape)
         return grad_input, grad_target
 
     return Tensor.from_op(out, (input, target), backward)
@@ -276,15 +276,18 @@ def _pointwise_loss(
     grad_fn: Callable[[np.ndarray], np.ndarray],
 ) -> Tensor:
     """A loss of the difference d = input - target: loss_fn(d), d loss/d d = grad_fn(d)."""
+    dtype = np.result_type(input.dtype, target.dtype)
     difference = input.data - target.data
-    loss = loss_fn(difference).astype(input.dtype, copy=False)
+    loss = loss_fn(difference).astype(dtype, copy=False)
     out = _reduce_elements(loss, reduction)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         local = grad_fn(difference) * _element_upstream(grad, reduction, difference.shape)
-        local = local.astype(input.dtype, copy=False)
-        grad_input = unbroadcast(local, input.shape) if input.requires_grad else None
-        grad_target = unbroadcast(-local, target.shape) if target.requires_grad else None
+        grad_input = grad_target = None
+        if input.requires_grad:
+            grad_input = unbroadcast(local, input.shape).astype(input.dtype, copy=False)
+        if target.requires_grad:
+            grad_target = unbroadcast(-local, target.shape).astype(target.dtype, copy=False)
         return grad_input, grad_target
 
     return Tensor.from_op(out, (input, target), backward)
@@ -333,7 +336,7 @@ def binary_cross_entropy(
     loss = (y - 1) * log_not_x - y * log_x
     if weight is not None:
         loss = loss * weight
-    out = _reduce_elements(loss.astype(x.dtype, copy=False), reduction)
+    out = _reduce_elements(loss.astype(np.result_type(x, y), copy=False), reduction)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         upstream = _element_upstream(grad, reduction, x.shape)
@@ -345,7 +348,7 @@ def binary_cross_entropy(
             grad_input = grad_input.astype(x.dtype, copy=False)
         if target.requires_grad:
             with np.errstate(divide="ignore"):
-                grad_target = (upstream * (np.log1p(-x) - np.log(x))).astype(x.dtype, copy=False)
+                grad_target = (upstream * (np.log1p(-x) - np.log(x))).astype(y.dtype, copy=False)
         return grad_input, grad_target
 
     return Tensor.from_op(out, (input, target), backward)
@@ -374,7 +377,7 @@ def binary_cross_entropy_with_logits(
     loss = (1 - y) * x - log_sigmoid
     if weight is not None:
         loss = loss * weight
-    out = _reduce_elements(loss.astype(x.dtype, copy=False), reduction)
+    out = _reduce_elements(loss.astype(np.result_type(x, y), copy=False), reduction)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         upstream = _element_upstream(grad, reduction, x.shape)
@@ -391,7 +394,7 @@ def binary_cross_entropy_with_logits(
             grad_input = (upstream * local).astype(x.dtype, copy=False)
         if target.requires_grad:
             local = -x if pos_weight is None else _log_sigmoid(-x) - _log_sigmoid(x) * pos_weight
-            grad_target = (upstream * local).astype(x.dtype, copy=False)
+            grad_target = (upstream * local).astype(y.dtype, copy=False)
         return grad_input, grad_target
 
     return Tensor.from_op(out, (input, target), backward)

@@ -8,6 +8,11 @@ of all three is the same expression:
 
 taken per channel over (N, *) for batch norm, per (sample, group) for group norm and per
 sample over the trailing dimensions for layer norm.
+
+Like PyTorch, the forward keeps only the statistics (mean, 1/std) for the backward, which
+recomputes x̂. Besides halving the memory held between the passes, this means one new
+input-sized array per pass fewer: on NumPy, page-faulting fresh large arrays costs more than
+the arithmetic. Sums of products use ``einsum``, which needs no product array.
 """
 
 from __future__ import annotations
@@ -16,27 +21,27 @@ import numpy as np
 
 from cnnkit.tensor import Tensor
 
-__all__ = ["batch_norm", "group_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
 
 
-def _normalize_last_axis(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """(x̂, 1/sqrt(var + eps)) over the last axis, with the biased variance."""
+def _last_axis_statistics(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
+    """(x - mean, mean, 1/sqrt(var + eps)) over the last axis; biased variance, two passes."""
     size = x.shape[-1]
-    centered = x - (np.einsum("...k->...", x) / size)[..., None]
-    var = np.einsum("...k,...k->...", centered, centered) / size
-    inv_std = (1.0 / np.sqrt(var + eps))[..., None]
-    centered *= inv_std
-    return centered, inv_std
+    mean = (np.einsum("...k->...", x) / size)[..., None]
+    centered = x - mean
+    var = np.einsum("...k,...k->...", centered, centered)[..., None] / size
+    return centered, mean, 1.0 / np.sqrt(var + eps)
 
 
-def _normalize_last_axis_backward(
+def _last_axis_backward(
     grad_normalized: np.ndarray, normalized: np.ndarray, inv_std: np.ndarray
 ) -> np.ndarray:
-    """dx from dx̂ (overwritten) for x̂ normalised over the last axis."""
+    """dx from dx̂ for x̂ normalised over the last axis; overwrites both arguments."""
     size = normalized.shape[-1]
     mean_grad = np.einsum("...k->...", grad_normalized)[..., None] / size
     mean_grad_dot = np.einsum("...k,...k->...", grad_normalized, normalized)[..., None] / size
-    grad_normalized -= normalized * mean_grad_dot
+    normalized *= mean_grad_dot
+    grad_normalized -= normalized
     grad_normalized -= mean_grad
     grad_normalized *= inv_std
     return grad_normalized
@@ -50,6 +55,17 @@ def _channel_sum(a: np.ndarray) -> np.ndarray:
 def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-channel sum of a * b for (N, C, L) arrays, without the product array."""
     return np.einsum("ncl,ncl->nc", a, b).sum(axis=0)
+
+
+def _scale_shift_(
+    values: np.ndarray, scale: np.ndarray | None, shift: np.ndarray | None
+) -> np.ndarray:
+    """values * scale + shift, in place (None: no scale / no shift)."""
+    if scale is not None:
+        values *= scale
+    if shift is not None:
+        values += shift
+    return values
 
 
 def _with_affine(input: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple[Tensor, ...]:
@@ -84,42 +100,45 @@ def batch_norm(
 
     if training:
         mean = _channel_sum(x) / count
-        centered = x - mean[:, None]
-        var = _channel_dot(centered, centered) / count
+        out = x - mean[:, None]
+        var = _channel_dot(out, out) / count
         inv_std = 1.0 / np.sqrt(var + eps)
         if running_mean is not None and running_var is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
             running_var *= 1 - momentum
             running_var += momentum * var * (count / (count - 1))
+        scale = gamma * inv_std
+        _scale_shift_(out, scale[:, None], beta[:, None])
     else:
-        centered = None  # only the backward needs x - running_mean
+        mean = running_mean.copy()  # the backward needs the statistics this forward used
         inv_std = 1.0 / np.sqrt(running_var + eps)
-    scale = gamma * inv_std
-    if training:
-        out = centered * scale[:, None]
-        out += beta[:, None]
-    else:
+        scale = gamma * inv_std
         out = x * scale[:, None]
-        out += (beta - running_mean * scale)[:, None]
+        out += (beta - mean * scale)[:, None]
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(x.shape)
-        rows = centered if training else x - running_mean[:, None]
+        grad_sum = _channel_sum(grad_rows)
+        needs_dot = (training and input.requires_grad) or (
+            weight is not None and weight.requires_grad
+        )
+        if needs_dot:  # not for frozen batch norm in evaluation mode
+            centered = x - mean[:, None]
+            grad_dot = _channel_dot(grad_rows, centered)  # Σ dy (x - mean), per channel
         grads: dict[int, np.ndarray | None] = {}
         if weight is not None and weight.requires_grad:
-            grads[id(weight)] = _channel_dot(grad_rows, rows) * inv_std
+            grads[id(weight)] = grad_dot * inv_std
         if bias is not None and bias.requires_grad:
-            grads[id(bias)] = _channel_sum(grad_rows)
+            grads[id(bias)] = grad_sum
         if input.requires_grad:
             grad_input = grad_rows * scale[:, None]
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
-                mean_grad = _channel_sum(grad_rows) / count
-                mean_grad_dot = _channel_dot(grad_rows, centered) / count
-                grad_input -= centered * (scale * inv_std**2 * mean_grad_dot)[:, None]
-                grad_input -= (scale * mean_grad)[:, None]
+                centered *= (scale * inv_std**2 * grad_dot / count)[:, None]
+                grad_input -= centered
+                grad_input -= (scale * grad_sum / count)[:, None]
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
@@ -132,25 +151,26 @@ def group_norm(
     """Normalise each group of C/num_groups channels of each sample of (N, C, *) input."""
     batch, channels = input.shape[:2]
     grouped = input.data.reshape(batch, num_groups, -1)
-    normalized, inv_std = _normalize_last_axis(grouped, eps)
-    per_channel = normalized.reshape(batch, channels, -1)
-    out = per_channel if weight is None else per_channel * weight.data[:, None]
-    if bias is not None:
-        out = out + bias.data[:, None]
+    out, mean, inv_std = _last_axis_statistics(grouped, eps)
+    out *= inv_std
+    per_channel_shape = (batch, channels, -1)
+    gamma = None if weight is None else weight.data[:, None]
+    beta = None if bias is None else bias.data[:, None]
+    _scale_shift_(out.reshape(per_channel_shape), gamma, beta)
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
-        grad_rows = grad.reshape(per_channel.shape)
+        normalized = grouped - mean
+        normalized *= inv_std
+        grad_rows = grad.reshape(per_channel_shape)
         grads: dict[int, np.ndarray | None] = {}
         if weight is not None and weight.requires_grad:
-            grads[id(weight)] = _channel_dot(grad_rows, per_channel)
+            grads[id(weight)] = _channel_dot(grad_rows, normalized.reshape(grad_rows.shape))
         if bias is not None and bias.requires_grad:
             grads[id(bias)] = _channel_sum(grad_rows)
         if input.requires_grad:
-            grad_normalized = (
-                grad_rows.copy() if weight is None else grad_rows * weight.data[:, None]
-            )
-            grad_input = _normalize_last_axis_backward(
+            grad_normalized = grad_rows.copy() if gamma is None else grad_rows * gamma
+            grad_input = _last_axis_backward(
                 grad_normalized.reshape(grouped.shape), normalized, inv_std
             )
             grads[id(input)] = grad_input.reshape(input.shape)
@@ -169,13 +189,16 @@ def layer_norm(
     """Normalise each sample over its trailing ``normalized_shape`` dimensions."""
     features = int(np.prod(normalized_shape))
     rows = input.data.reshape(-1, features)
-    normalized, inv_std = _normalize_last_axis(rows, eps)
-    out = normalized if weight is None else normalized * weight.data.reshape(-1)
-    if bias is not None:
-        out = out + bias.data.reshape(-1)
+    out, mean, inv_std = _last_axis_statistics(rows, eps)
+    out *= inv_std
+    gamma = None if weight is None else weight.data.reshape(-1)
+    beta = None if bias is None else bias.data.reshape(-1)
+    _scale_shift_(out, gamma, beta)
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
+        normalized = rows - mean
+        normalized *= inv_std
         grad_rows = grad.reshape(rows.shape)
         grads: dict[int, np.ndarray | None] = {}
         if weight is not None and weight.requires_grad:
@@ -183,11 +206,47 @@ def layer_norm(
         if bias is not None and bias.requires_grad:
             grads[id(bias)] = grad_rows.sum(axis=0).reshape(bias.shape)
         if input.requires_grad:
-            grad_normalized = (
-                grad_rows.copy() if weight is None else grad_rows * weight.data.reshape(-1)
-            )
-            grad_input = _normalize_last_axis_backward(grad_normalized, normalized, inv_std)
+            grad_normalized = grad_rows.copy() if gamma is None else grad_rows * gamma
+            grad_input = _last_axis_backward(grad_normalized, normalized, inv_std)
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
     return Tensor.from_op(out.reshape(input.shape), parents, backward)
+
+
+def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[:, c] = sum of a[:, c - before : c + after + 1] over (N, C, L), zeros outside."""
+    channels = a.shape[1]
+    padded = np.pad(a, ((0, 0), (before, after), (0, 0)))
+    out = padded[:, :channels].copy()
+    for offset in range(1, before + after + 1):
+        out += padded[:, offset : offset + channels]
+    return out
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+    """y = x / (k + alpha * mean of x² over ``size`` neighbouring channels) ** beta.
+
+    The window of channel c is [c - size // 2, c + (size - 1) // 2] (PyTorch's), zero-padded.
+    """
+    batch, channels = input.shape[:2]
+    x = input.data.reshape(batch, channels, -1)
+    base = _channel_window_sum(x * x, size // 2, (size - 1) // 2)
+    base *= alpha / size
+    base += k  # B = k + alpha * S
+    inv_denominator = base ** (-beta)
+    out = x * inv_denominator
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        grad_rows = grad.reshape(x.shape)
+        # dL/dS_c = -beta * alpha * g_c * x_c * B_c^(-beta - 1); S_c sums x² over c's window,
+        # so x_j collects from every c whose window holds j: the window mirrored.
+        through_sum = grad_rows * out
+        through_sum /= base
+        through_sum *= -2 * beta * alpha / size
+        grad_input = _channel_window_sum(through_sum, (size - 1) // 2, size // 2)
+        grad_input *= x
+        grad_input += grad_rows * inv_denominator
+        return (grad_input.reshape(input.shape),)
+
+    return Tensor.from_op(out.reshape(input.shape), (input,), backward)

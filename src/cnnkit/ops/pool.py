@@ -6,7 +6,8 @@ them is a batch axis, so ``(N, C, H, W)`` and unbatched ``(C, H, W)`` take the s
 Sliding windows are never materialised. A window position is a kernel offset ``j`` (one per
 spatial axis); for each offset, the input elements it picks for all outputs at once form a
 strided view ``padded[..., j*d : j*d + (o-1)*s + 1 : s]`` of the output's shape. Pooling is a
-loop over the ``prod(kernel_size)`` offsets, each a handful of whole-array NumPy operations.
+loop over the ``prod(kernel_size)`` offsets, each a handful of whole-array NumPy operations;
+large batches are split into one part per thread (``cnnkit.set_num_threads``).
 
 Max pooling follows PyTorch's CPU kernels exactly: within a window the first maximum in
 row-major order wins, a NaN wins over anything (the last NaN, since ``val > max or isnan(val)``
@@ -24,11 +25,13 @@ from types import EllipsisType
 import numpy as np
 
 from cnnkit.arithmetic.shapes import pool_output_size
+from cnnkit.ops._parallel import get_num_threads, parallel_map
 from cnnkit.tensor import Tensor, is_grad_enabled
 
 __all__ = ["adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "max_pool", "max_unpool"]
 
 Ints = tuple[int, ...]
+_MIN_PART_WORK = 1 << 17
 
 
 # --- window geometry --------------------------------------------------------------------------
@@ -83,6 +86,16 @@ def _windows_overlap(kernel: Ints, stride: Ints, dilation: Ints) -> bool:
     return any(s < (k - 1) * d + 1 for k, s, d in zip(kernel, stride, dilation, strict=True))
 
 
+def _row_parts(rows: int, work: int) -> list[slice]:
+    """Split the (flattened) batch rows into one part per thread when there is enough work.
+
+    ``work`` counts element reads; parts below ``_MIN_PART_WORK`` are not worth a thread.
+    """
+    count = max(1, min(get_num_threads(), rows, work // _MIN_PART_WORK))
+    bounds = [rows * part // count for part in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _has_nan(data: np.ndarray) -> bool:
     """Cheap NaN test: one vectorised sum. A false alarm (inf - inf) only takes the slow path."""
     return bool(np.isnan(np.sum(data)))
@@ -96,12 +109,17 @@ def _code_dtype(count: int) -> np.dtype:
 def _argmax_update(
     best: np.ndarray, code: np.ndarray, candidate: np.ndarray, offset: int, nan_aware: bool
 ) -> None:
-    """PyTorch's ``if (val > max || isnan(val))`` step, for all windows at once."""
+    """PyTorch's ``if (val > max || isnan(val)) {max = val; index = offset}``, for all windows.
+
+    Branch-free, because masked assignment costs a mispredicted branch per element (10x
+    slower): ``np.maximum`` gives the same values (NaN propagates as in PyTorch), and as
+    offsets arrive in increasing order, the updated code is ``max(code, offset * better)``.
+    """
     better = np.greater(candidate, best)
     if nan_aware:
         better |= np.isnan(candidate)
-    np.copyto(best, candidate, where=better)
-    np.copyto(code, offset, where=better)
+    np.maximum(best, candidate, out=best)
+    np.maximum(code, np.multiply(better, offset, dtype=code.dtype), out=code)
 
 
 def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) -> np.ndarray:
@@ -114,7 +132,8 @@ def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) 
     batch = values.shape[: values.ndim - n]
     plane = int(np.prod(plane_shape))
     rows = int(np.prod(batch))
-    index = flat_index.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
+    outputs = int(np.prod(flat_index.shape[flat_index.ndim - n :]))
+    index = flat_index.reshape(rows, outputs) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
     summed = np.bincount(index.ravel(), weights=values.ravel(), minlength=rows * plane)
     return summed.astype(values.dtype, copy=False).reshape(batch + tuple(plane_shape))
 
@@ -175,44 +194,63 @@ def max_pool(
     padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, dilation)
     padded, inside = _pad(x.data, padding, padded_size, -np.inf)
     slices = list(_offset_slices(out_spatial, kernel_size, stride, dilation))
+    rows = padded.reshape((-1,) + padded_size)
+    best = np.empty((len(rows),) + out_spatial, dtype=x.dtype)
+    parts = _row_parts(len(rows), best.size * len(slices))
 
     if not return_indices and not (is_grad_enabled() and x.requires_grad):
-        # Values only: np.maximum propagates NaN exactly like PyTorch's comparison does.
-        out = padded[slices[0]].copy()
-        for index in slices[1:]:
-            np.maximum(out, padded[index], out=out)
-        return Tensor(out)
 
-    batch = x.shape[:-n]
-    code = np.empty(batch + out_spatial, dtype=_code_dtype(len(slices)))
+        def maximum_rows(part: slice) -> None:
+            # Values only: np.maximum propagates NaN exactly like PyTorch's comparison does.
+            source, target = rows[part], best[part]
+            np.copyto(target, source[slices[0]])
+            for index in slices[1:]:
+                np.maximum(target, source[index], out=target)
+
+        parallel_map(maximum_rows, parts)
+        return Tensor(best.reshape(x.shape[:-n] + out_spatial))
+
+    code = np.empty(best.shape, dtype=_code_dtype(len(slices)))
     nan_aware = _has_nan(x.data)
-    if any(padding):
-        best = np.full(batch + out_spatial, -np.inf, dtype=x.dtype)
-        code[...] = _first_valid_code(out_spatial, kernel_size, stride, padding, dilation)
-        start = 0
-    else:  # the first offset lies inside the input for every window: start from it
-        best = padded[slices[0]].copy()
-        code[...] = 0
-        start = 1
-    for offset in range(start, len(slices)):
-        _argmax_update(best, code, padded[slices[offset]], offset, nan_aware)
+    first_code = _first_valid_code(out_spatial, kernel_size, stride, padding, dilation)
 
+    def argmax_rows(part: slice) -> None:
+        source, target, target_code = rows[part], best[part], code[part]
+        if any(padding):
+            target[...] = -np.inf
+            target_code[...] = first_code
+            start = 0
+        else:  # the first offset lies inside the input for every window: start from it
+            np.copyto(target, source[slices[0]])
+            target_code[...] = 0
+            start = 1
+        for offset in range(start, len(slices)):
+            _argmax_update(target, target_code, source[slices[offset]], offset, nan_aware)
+
+    parallel_map(argmax_rows, parts)
     overlapping = _windows_overlap(kernel_size, stride, dilation)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        grad_padded = np.zeros(padded.shape, dtype=grad.dtype)
-        for offset, index in enumerate(slices):
-            if overlapping:
-                grad_padded[index] += grad * (code == offset)
-            else:
-                np.multiply(grad, code == offset, out=grad_padded[index])
-        return (grad_padded[inside],)
+        grad_rows = grad.reshape(code.shape)
+        grad_padded = np.zeros(rows.shape, dtype=grad.dtype)
 
-    out = Tensor.from_op(best, (x,), backward)
+        def route_rows(part: slice) -> None:
+            source, source_code, target = grad_rows[part], code[part], grad_padded[part]
+            for offset, index in enumerate(slices):
+                if overlapping:
+                    target[index] += source * (source_code == offset)
+                else:
+                    np.multiply(source, source_code == offset, out=target[index])
+
+        parallel_map(route_rows, parts)
+        return (grad_padded.reshape(padded.shape)[inside],)
+
+    batch = x.shape[:-n]
+    out = Tensor.from_op(best.reshape(batch + out_spatial), (x,), backward)
     if not return_indices:
         return out
     indices = _codes_to_indices(code, spatial, out_spatial, kernel_size, stride, padding, dilation)
-    return out, Tensor(indices)
+    return out, Tensor(indices.reshape(batch + out_spatial))
 
 
 # --- average pooling --------------------------------------------------------------------------
@@ -265,9 +303,7 @@ def avg_pool(
     padded, inside = _pad(x.data, padding, padded_size, 0.0)
     slices = list(_offset_slices(out_spatial, kernel_size, stride, ones))
 
-    total = padded[slices[0]].copy()
-    for index in slices[1:]:
-        np.add(total, padded[index], out=total)
+    rows = padded.reshape((-1,) + padded_size)
     divisor = _avg_divisor(
         spatial,
         out_spatial,
@@ -278,21 +314,35 @@ def avg_pool(
         divisor_override,
         x.dtype,
     )
-    out = np.divide(total, divisor, out=total)
+    out = np.empty((len(rows),) + out_spatial, dtype=x.dtype)
+    parts = _row_parts(len(rows), out.size * len(slices))
+
+    def average_rows(part: slice) -> None:
+        source, target = rows[part], out[part]
+        np.copyto(target, source[slices[0]])
+        for index in slices[1:]:
+            np.add(target, source[index], out=target)
+        np.divide(target, divisor, out=target)
+
+    parallel_map(average_rows, parts)
     overlapping = _windows_overlap(kernel_size, stride, ones)
-    padded_shape = padded.shape
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        share = grad / divisor
-        grad_padded = np.zeros(padded_shape, dtype=grad.dtype)
-        for index in slices:
-            if overlapping:
-                grad_padded[index] += share
-            else:
-                grad_padded[index] = share
-        return (grad_padded[inside],)
+        share = grad.reshape(out.shape) / divisor
+        grad_padded = np.zeros(rows.shape, dtype=grad.dtype)
 
-    return Tensor.from_op(out, (x,), backward)
+        def spread_rows(part: slice) -> None:
+            source, target = share[part], grad_padded[part]
+            for index in slices:
+                if overlapping:
+                    target[index] += source
+                else:
+                    target[index] = source
+
+        parallel_map(spread_rows, parts)
+        return (grad_padded.reshape(padded.shape)[inside],)
+
+    return Tensor.from_op(out.reshape(x.shape[:-n] + out_spatial), (x,), backward)
 
 
 # --- adaptive pooling -------------------------------------------------------------------------
@@ -310,11 +360,12 @@ def _averaging_matrix(input_size: int, output_size: int, dtype: np.dtype) -> np.
     return (member / (end - start)[:, None]).astype(dtype)
 
 
-def _apply_along_axis(data: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """Contract ``matrix`` (o, i) with ``data``'s axis ``axis`` (size i, a negative axis)."""
+def matmul_along_axis(data: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
+    """Apply ``matrix`` (o, i) to the negative axis ``axis`` (size i) of ``data``: a GEMM."""
     if axis == -1:
         return data @ matrix.T
-    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (-1,))
+    trailing = int(np.prod(data.shape[data.ndim + axis + 1 :]))
+    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (trailing,))
     result = matrix @ moved
     return result.reshape(
         data.shape[: data.ndim + axis] + (matrix.shape[0],) + data.shape[data.ndim + axis + 1 :]
@@ -346,11 +397,11 @@ def adaptive_avg_pool(x: Tensor, output_size: Ints) -> Tensor:
     ]
     out = x.data
     for axis, matrix in matrices:
-        out = _apply_along_axis(out, matrix, axis)
+        out = matmul_along_axis(out, matrix, axis)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         for axis, matrix in matrices:
-            grad = _apply_along_axis(grad, matrix.T, axis)
+            grad = matmul_along_axis(grad, matrix.T, axis)
         return (np.ascontiguousarray(grad),)
 
     return Tensor.from_op(np.ascontiguousarray(out), (x,), backward)
@@ -401,17 +452,18 @@ def adaptive_max_pool(
 def max_unpool(x: Tensor, indices: Tensor, output_size: Ints) -> Tensor:
     """Place each value of ``x`` at its flat per-plane position ``indices`` in zero planes.
 
-    The inverse of ``max_pool(..., return_indices=True)``; a repeated index keeps the last
-    value written, as PyTorch's CPU kernel does.
+    The inverse of ``max_pool(..., return_indices=True)``. Where an index repeats, one of the
+    values lands there (which one is unspecified, in PyTorch too).
     """
     n = len(output_size)
     batch = x.shape[:-n]
     rows = int(np.prod(batch))
     plane = int(np.prod(output_size))
     row_index = np.arange(rows)[:, None]
-    column_index = indices.data.reshape(rows, -1)
+    pooled = int(np.prod(x.shape[-n:]))
+    column_index = indices.data.reshape(rows, pooled)
     out = np.zeros((rows, plane), dtype=x.dtype)
-    out[row_index, column_index] = x.data.reshape(rows, -1)
+    out[row_index, column_index] = x.data.reshape(rows, pooled)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         return (grad.reshape(rows, plane)[row_index, column_index].reshape(x.shape),)

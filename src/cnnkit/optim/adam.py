@@ -33,6 +33,10 @@ class Adam(Optimizer):
         v̂ ← max(v̂, v) if amsgrad else v
         θ ← θ - lr / (1 - β1ᵗ) · m / (√v̂ / √(1 - β2ᵗ) + eps)
 
+    Every float32 operation runs in torch's order and rounding (``foreach=False``) except the
+    square root: torch's comes from its vector library and is up to ~3 ulp from the correctly
+    rounded one NumPy gives, so steps agree to ~1e-7 of ``lr`` rather than bit for bit.
+
     Args:
         params: Tensors or parameter-group dicts (see ``Optimizer``).
         lr: learning rate, >= 0.
@@ -83,7 +87,7 @@ class Adam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             for param in group["params"]:
                 if param.grad is not None:

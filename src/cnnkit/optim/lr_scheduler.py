@@ -10,6 +10,7 @@ the floating-point sequence is the same as torch's, not only the formula.
 from __future__ import annotations
 
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -65,7 +66,14 @@ class LRScheduler:
         return self._last_lr
 
     def step(self) -> None:
-        """Advance one epoch and set every group's ``lr``."""
+        """Advance one epoch and set every group's ``lr``. Call it after ``optimizer.step()``."""
+        if self._step_count == 1 and self.optimizer.steps_taken == 0:
+            warnings.warn(
+                "Detected call of `lr_scheduler.step()` before `optimizer.step()`: call them in "
+                "the opposite order, or the first value of the learning rate schedule is skipped.",
+                UserWarning,
+                stacklevel=2,
+            )
         self._step_count += 1
         self.last_epoch += 1
         values = self.get_lr()
@@ -188,6 +196,11 @@ class MultiStepLR(LRScheduler):
         self.milestones = Counter(milestones)
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a ``state_dict()``, also one that went through JSON (string keys)."""
+        super().load_state_dict(state_dict)
+        self.milestones = Counter({int(k): count for k, count in self.milestones.items()})
 
     def get_lr(self) -> list[float]:
         if self.last_epoch not in self.milestones:

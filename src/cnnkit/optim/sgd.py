@@ -70,7 +70,7 @@ class SGD(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = self._evaluate(closure)
+        loss = self._begin_step(closure)
         for group in self.param_groups:
             lr, momentum = group["lr"], group["momentum"]
             weight_decay, dampening = group["weight_decay"], group["dampening"]

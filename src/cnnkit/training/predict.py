@@ -7,8 +7,8 @@ Any picture is turned into what the model was trained on, the way MNIST itself w
    is mostly light (a dark object on light paper, the usual photo or drawing), invert it;
 3. crop to the object (pixels brighter than 1/8 of the maximum) and scale it, keeping its
    aspect ratio, to fit a box of ``spec.digit_box`` pixels (MNIST: 20; Fashion-MNIST: 28);
-4. paste it into a 28x28 black frame, centred by its centre of mass (MNIST) or by its box
-   (Fashion-MNIST); then normalise like the training data.
+4. paste it into a 28x28 black frame, its centre of mass at pixel (14, 14) (MNIST) or its box
+   in the middle (Fashion-MNIST); then normalise like the training data.
 """
 
 from __future__ import annotations
@@ -80,12 +80,15 @@ def prepare_picture(grey: np.ndarray, spec: DataSpec) -> np.ndarray:
     )
     obj = np.clip(np.asarray(resized), 0, 255)
     if spec.center_of_mass and obj.sum() > 0:
+        # MNIST's digits have their centre of mass at pixel (14, 14) of the 28x28 frame.
         ys, xs = np.indices(obj.shape)
         center = ((ys * obj).sum() / obj.sum(), (xs * obj).sum() / obj.sum())
+        target = size / 2
     else:
         center = ((height - 1) / 2, (width - 1) / 2)
-    top = int(round((size - 1) / 2 - center[0]))
-    left = int(round((size - 1) / 2 - center[1]))
+        target = (size - 1) / 2
+    top = int(round(target - center[0]))
+    left = int(round(target - center[1]))
     frame = np.zeros((size, size))
     # Paste with clipping: centring by mass may push part of the box past the frame.
     y0, x0 = max(top, 0), max(left, 0)

@@ -12,12 +12,14 @@ arithmetic as the real operation (tested against ``F.unfold`` and ``F.conv_trans
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from tqdm import tqdm
 
 from cnnkit.arithmetic.shapes import conv_output_size, conv_transpose_output_size
 from cnnkit.arithmetic.transposed import transposed_as_convolution, transposed_output_padding
@@ -254,12 +256,9 @@ class ConvolutionAnimation:
             self.grid_origin[0] + (grid_w + 2) * self.cell,
             self.grid_origin[1] + (grid_h - out_h) * self.cell // 2,
         )
-        grid_label_w = self._text_width(self.grid_label)
-        output_label_x = self.output_origin[0] + max(0, (out_w * self.cell - grid_label_w) // 2)
         width = max(
-            self.output_origin[0] + out_w * self.cell,
-            self.grid_origin[0] + grid_label_w + self.cell,
-            output_label_x + self._text_width(self.output_label),
+            self.output_origin[0] + max(out_w * self.cell, self._text_width(self.output_label)),
+            self.grid_origin[0] + self._text_width(self.grid_label) + self.cell,
             self.cell + self._text_width(self.title),
         )
         self.size = (width + self.cell, self.grid_origin[1] + grids_height + 2 * text_height)
@@ -292,6 +291,8 @@ class ConvolutionAnimation:
     def cell_box(self, grid: str, row: int, col: int) -> tuple[int, int, int, int]:
         """Pixel box ``(left, top, right, bottom)`` of a cell of the ``"input"`` grid (the
         padded input the kernel slides over) or the ``"output"`` grid."""
+        if grid not in ("input", "output"):
+            raise ValueError(f"grid must be 'input' or 'output', got {grid!r}")
         x0, y0 = self.grid_origin if grid == "input" else self.output_origin
         left, top = x0 + col * self.cell, y0 + row * self.cell
         return left, top, left + self.cell, top + self.cell
@@ -311,66 +312,91 @@ class ConvolutionAnimation:
             draw.line([(left, top + start), (left, top + end)], fill=PALETTE.index(FAINT))
             draw.line([(right, top + start), (right, top + end)], fill=PALETTE.index(FAINT))
 
-    def frame(self, index: int) -> Image.Image:
-        """Frame ``index`` (output element ``index`` in row-major order), a palette image."""
+    def _grid_cell(self, draw: ImageDraw.ImageDraw, row: int, col: int, under: bool) -> None:
+        """One cell of the input grid, shaded when the kernel is on it."""
+        is_input = self.plan.cells[row, col] == INPUT
+        colour = BLUE if is_input else WHITE
+        box = self.cell_box("input", row, col)
+        draw.rectangle(box, fill=PALETTE.index(shaded(colour) if under else colour))
+        if is_input:
+            draw.rectangle(box, outline=PALETTE.index(LINE))
+        else:
+            self._dashed_square(draw, box)
+
+    def _output_cell(
+        self, draw: ImageDraw.ImageDraw, order: int, colour: tuple[int, int, int]
+    ) -> None:
+        """Output element ``order`` (row-major): white (to come), cyan (done) or shaded (now)."""
+        box = self.cell_box("output", *divmod(order, self.plan.output_shape[1]))
+        outline = FAINT if colour == WHITE else LINE
+        draw.rectangle(box, fill=PALETTE.index(colour), outline=PALETTE.index(outline))
+
+    def _background(self) -> Image.Image:
+        """Everything that no frame changes: the grid, an empty output, the labels."""
         plan = self.plan
         image = Image.new("P", self.size, PALETTE.index(WHITE))
         image.putpalette([channel for colour in PALETTE for channel in colour])
         draw = ImageDraw.Draw(image)
-        rows, cols = plan.footprint(index)
-        under = np.zeros(plan.cells.shape, dtype=bool)
-        under[np.ix_(rows, cols)] = True
-        for (row, col), kind in np.ndenumerate(plan.cells):
-            colour = BLUE if kind == INPUT else WHITE
-            box = self.cell_box("input", row, col)
-            draw.rectangle(box, fill=PALETTE.index(shaded(colour) if under[row, col] else colour))
-            if kind == INPUT:
-                draw.rectangle(box, outline=PALETTE.index(LINE))
-            else:
-                self._dashed_square(draw, box)
-        for row in rows:  # the kernel's taps, outlined on top of the grid
+        for row, col in np.ndindex(*plan.cells.shape):
+            self._grid_cell(draw, row, col, under=False)
+        for order in range(plan.num_frames):
+            self._output_cell(draw, order, WHITE)
+        ink = PALETTE.index(LINE)
+        draw.text((self.cell, self.cell // 4), self.title, fill=ink, font=self.font)
+        label_y = self.grid_origin[1] + plan.cells.shape[0] * self.cell + self.cell // 3
+        draw.text((self.grid_origin[0], label_y), self.grid_label, fill=ink, font=self.font)
+        out_label_y = self.output_origin[1] + plan.output_shape[0] * self.cell + self.cell // 3
+        draw.text((self.output_origin[0], out_label_y), self.output_label, fill=ink, font=self.font)
+        return image
+
+    def _draw_step(self, image: Image.Image, index: int) -> Image.Image:
+        """Add what frame ``index`` shows on top of the finished outputs: kernel and output."""
+        draw = ImageDraw.Draw(image)
+        rows, cols = self.plan.footprint(index)
+        for row in rows:
+            for col in cols:
+                self._grid_cell(draw, row, col, under=True)
+        for row in rows:  # outlined after all taps are shaded, so no neighbour covers them
             for col in cols:
                 draw.rectangle(
                     self.cell_box("input", row, col), outline=PALETTE.index(LINE), width=2
                 )
-        out_row, out_col = plan.output_position(index)
-        for (row, col), _ in np.ndenumerate(np.empty(plan.output_shape)):
-            order = row * plan.output_shape[1] + col
-            colour = shaded(CYAN) if order == index else CYAN if order < index else WHITE
-            box = self.cell_box("output", row, col)
-            draw.rectangle(
-                box,
-                fill=PALETTE.index(colour),
-                outline=PALETTE.index(LINE if order <= index else FAINT),
-            )
-        draw.rectangle(
-            self.cell_box("output", out_row, out_col), outline=PALETTE.index(LINE), width=2
-        )
-        text_colour = PALETTE.index(LINE)
-        draw.text((self.cell, self.cell // 4), self.title, fill=text_colour, font=self.font)
-        label_y = self.grid_origin[1] + plan.cells.shape[0] * self.cell + self.cell // 3
-        draw.text((self.grid_origin[0], label_y), self.grid_label, fill=text_colour, font=self.font)
-        out_label_y = self.output_origin[1] + plan.output_shape[0] * self.cell + self.cell // 3
-        draw.text(
-            (self.output_origin[0], out_label_y),
-            self.output_label,
-            fill=text_colour,
-            font=self.font,
-        )
+        self._output_cell(draw, index, shaded(CYAN))
+        box = self.cell_box("output", *self.plan.output_position(index))
+        draw.rectangle(box, outline=PALETTE.index(LINE), width=2)
         return image
 
-    def save(self, path: str | Path, duration_ms: int = 600) -> Path:
-        """Write the animated GIF (looping forever) to ``path``."""
+    def frame(self, index: int) -> Image.Image:
+        """Frame ``index`` (output element ``index`` in row-major order), a palette image."""
+        self.plan.output_position(index)  # checks the range
+        image = self._background()
+        draw = ImageDraw.Draw(image)
+        for order in range(index):
+            self._output_cell(draw, order, CYAN)
+        return self._draw_step(image, index)
+
+    def frames(self, progress: bool = False) -> Iterator[Image.Image]:
+        """All frames in order; each is drawn from the previous one's finished outputs."""
+        finished = self._background()
+        draw = ImageDraw.Draw(finished)
+        for index in tqdm(
+            range(self.plan.num_frames), desc="frames", disable=not progress, leave=False
+        ):
+            yield self._draw_step(finished.copy(), index)
+            self._output_cell(draw, index, CYAN)
+
+    def save(self, path: str | Path, duration_ms: int = 600, progress: bool | None = None) -> Path:
+        """Write the animated GIF (looping forever) to ``path``.
+
+        ``progress``: show a progress bar; by default only for more than 200 frames.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        frames = [self.frame(index) for index in range(self.plan.num_frames)]
-        frames[0].save(
-            path,
-            save_all=True,
-            append_images=frames[1:],
-            duration=duration_ms,
-            loop=0,
-            optimize=True,
+        if progress is None:
+            progress = self.plan.num_frames > 200
+        first, *rest = self.frames(progress)
+        first.save(
+            path, save_all=True, append_images=rest, duration=duration_ms, loop=0, optimize=True
         )
         return path
 

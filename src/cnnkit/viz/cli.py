@@ -1,4 +1,4 @@
-"""Subcommands of the ``cnnkit`` command line for this package: animate, arithmetic."""
+"""Subcommands of the ``cnnkit`` command line for this package: animate, arithmetic, features."""
 
 from __future__ import annotations
 
@@ -173,6 +173,34 @@ def describe(plan: ConvolutionPlan) -> str:
     return "\n".join(lines)
 
 
+def run_features(args: argparse.Namespace) -> int:
+    from cnnkit.training.checkpoint import CheckpointError
+    from cnnkit.training.predict import ImageFileError, load_picture, prepare_picture
+    from cnnkit.training.trainer import RunError, load_run
+    from cnnkit.viz.plots import plot_feature_maps, plot_kernels
+
+    try:
+        _, model, spec = load_run(args.run_dir)
+        # The picture goes through prediction's own preprocessing: framed like the data set's
+        # images, then normalised as in training.
+        batch = prepare_picture(load_picture(args.image), spec)[None]
+        for transform in spec.normalization():
+            batch = transform(batch)
+        kernels = plot_kernels(model, args.output / "kernels.png")
+        maps = plot_feature_maps(
+            model,
+            batch[0],
+            args.output / "feature_maps.png",
+            max_stages=args.stages,
+            max_channels=args.channels,
+        )
+    except (RunError, CheckpointError, ImageFileError, TypeError, ValueError) as error:
+        print(f"cnnkit features: error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {kernels} and {maps}")
+    return 0
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Register this package's subcommands; each sets ``func(args) -> int``."""
     animate = subparsers.add_parser(
@@ -196,6 +224,25 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_geometry(arithmetic, input_required=True)
     arithmetic.add_argument("--model", help="a model name (lenet5, vgg-small, ...)")
+
+    features = subparsers.add_parser(
+        "features",
+        help="what a trained CNN's first layers detect: kernels and feature maps (PNG)",
+        description="Draw the first convolution's kernels and the feature maps of the first "
+        "stages for one image, from a run directory written by 'cnnkit train'.",
+    )
+    features.add_argument("run_dir", type=Path, help="run directory of 'cnnkit train'")
+    features.add_argument("image", type=Path, help="an image file (any format Pillow reads)")
+    features.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("features"),
+        help="directory for kernels.png and feature_maps.png",
+    )
+    features.add_argument("--stages", type=int, default=3, help="convolution stages to draw")
+    features.add_argument("--channels", type=int, default=16, help="channels per stage")
+    features.set_defaults(func=run_features)
     arithmetic.set_defaults(func=run_arithmetic)
 
 

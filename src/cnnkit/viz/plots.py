@@ -137,7 +137,8 @@ def plot_kernels(
 
     With 3 input channels each filter is one RGB tile (its weights scaled to [0, 1]); otherwise
     each (filter, input channel) kernel is a tile of its own, blue negative, white zero, red
-    positive, scaled to its own largest magnitude (rows: filters, columns: input channels).
+    positive, scaled to its own largest magnitude (rows: filters, columns: input channels; with
+    one input channel, up to 8 filters per row).
 
     Args:
         model_or_layer: a ``Conv2d`` or a model containing one (cnnkit or PyTorch).
@@ -178,9 +179,11 @@ def plot_kernels(
             diverging(kernel / max(float(np.abs(kernel).max()), 1e-12))
             for kernel in kernels.reshape(-1, *weight.shape[2:])
         ]
-        columns = kernels.shape[1]
         bar = _scale_bar(diverging(np.linspace(-1, 1, 64)), "-max|w|", "+max|w|  (per tile)")
-        note = "rows: filters, columns: input channels"
+        if in_channels == 1:
+            columns, note = min(len(tiles), 8), "one tile per filter"
+        else:
+            columns, note = kernels.shape[1], "rows: filters, columns: input channels"
     grid = _grid(tiles, columns, scale)
     shape = "x".join(str(v) for v in weight.shape)
     page = _stack([f"{name} ({shape}): {note}", grid, bar])

@@ -56,7 +56,7 @@ def _constant(value: Any, name: str, like: Tensor) -> np.ndarray | None:
         return None
     array = value.data if isinstance(value, Tensor) else np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating) and not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype={array.dtype}")
+        raise TypeError(f"{name} must be a numeric tensor, got dtype={array.dtype}")
     return array.astype(like.dtype, copy=False)
 
 

@@ -9,5 +9,6 @@ from cnnkit.nn.modules.linear import *
 from cnnkit.nn.modules.loss import *
 from cnnkit.nn.modules.module import *
 from cnnkit.nn.modules.normalization import *
+from cnnkit.nn.modules.padding import *
 from cnnkit.nn.modules.pooling import *
 from cnnkit.nn.modules.sampling import *

@@ -21,11 +21,39 @@ from cnnkit.tensor import Tensor
 __all__ = ["Module"]
 
 
+class RemovableHandle:
+    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: OrderedDict[int, Callable[..., Any]]) -> None:
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
 class IncompatibleKeys(NamedTuple):
     """What ``load_state_dict`` returns: keys the model expected but did not get, and extras."""
 
     missing_keys: list[str]
     unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"IncompatibleKeys(missing_keys={self.missing_keys}, "
+            f"unexpected_keys={self.unexpected_keys})"
+        )
 
 
 def _add_indent(text: str, spaces: int) -> str:
@@ -74,12 +102,53 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing "forward"')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        for pre_hook in list(self._forward_pre_hooks.values()):
+            result = pre_hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(
+        self, hook: Callable[[Module, tuple[Any, ...]], Any]
+    ) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces args."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(
+        self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
+    ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each forward (e.g. to record activations);
+        a non-None result replaces the output.
+
+        Example:
+            >>> import numpy as np
+            >>> import cnnkit
+            >>> from cnnkit import nn
+            >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+            >>> shapes = []
+            >>> handle = model[0].register_forward_hook(lambda m, a, out: shapes.append(out.shape))
+            >>> _ = model(cnnkit.tensor(np.ones((4, 2), np.float32)))
+            >>> handle.remove()
+            >>> shapes
+            [(4, 3)]
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
 
     # --- registration ------------------------------------------------------------------------
     def _names_of(self, what: str) -> Mapping[str, Any]:
@@ -221,6 +290,19 @@ class Module:
             child_prefix = f"{prefix}.{name}" if prefix else name
             yield from module.named_modules(memo, child_prefix, remove_duplicate)
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` (``""`` is self), e.g. ``"features.0"``."""
+        module = self
+        if not target:
+            return module
+        for position, name in enumerate(target.split(".")):
+            child = module._modules.get(name)
+            if child is None:
+                walked = ".".join(target.split(".")[:position]) or type(self).__name__
+                raise AttributeError(f"{walked} has no submodule named '{name}' (in {target!r})")
+            module = child
+        return module
+
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
@@ -355,7 +437,7 @@ class Module:
             if module is not None:
                 yield from module._state_entries(f"{prefix}{name}.")
 
-    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
         """Parameters and persistent buffers by dotted name, with PyTorch's keys and order.
 
         Args:

@@ -281,7 +281,7 @@ def _check_output_size(output_size: Any, dims: int, allow_none: bool) -> None:
 
 class _AdaptivePoolNd(Module):
     _dims: int
-    _function_name: str  # looked up in F at call time
+    _function: Any
 
     def __init__(self, output_size: Any) -> None:
         super().__init__()
@@ -289,7 +289,7 @@ class _AdaptivePoolNd(Module):
         self.output_size = output_size
 
     def forward(self, input: Tensor) -> Any:
-        return getattr(F, self._function_name)(input, self.output_size)
+        return self._function(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -313,13 +313,13 @@ _INDICES_DOC = "\n        return_indices: also return the flat index of each max
 class AdaptiveAvgPool1d(_AdaptivePoolNd):
     __doc__ = _ADAPTIVE_DOC.format(d=1, kind="average", spatial="L", none="", indices="")
     _dims = 1
-    _function_name = "adaptive_avg_pool1d"
+    _function = staticmethod(F.adaptive_avg_pool1d)
 
 
 class AdaptiveAvgPool2d(_AdaptivePoolNd):
     __doc__ = _ADAPTIVE_DOC.format(d=2, kind="average", spatial="H, W", none=_NONE_DOC, indices="")
     _dims = 2
-    _function_name = "adaptive_avg_pool2d"
+    _function = staticmethod(F.adaptive_avg_pool2d)
 
 
 class AdaptiveAvgPool3d(_AdaptivePoolNd):
@@ -327,7 +327,7 @@ class AdaptiveAvgPool3d(_AdaptivePoolNd):
         d=3, kind="average", spatial="D, H, W", none=_NONE_DOC, indices=""
     )
     _dims = 3
-    _function_name = "adaptive_avg_pool3d"
+    _function = staticmethod(F.adaptive_avg_pool3d)
 
 
 class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
@@ -336,13 +336,13 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
         self.return_indices = return_indices
 
     def forward(self, input: Tensor) -> Any:
-        return getattr(F, self._function_name)(input, self.output_size, self.return_indices)
+        return self._function(input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
     __doc__ = _ADAPTIVE_DOC.format(d=1, kind="max", spatial="L", none="", indices=_INDICES_DOC)
     _dims = 1
-    _function_name = "adaptive_max_pool1d"
+    _function = staticmethod(F.adaptive_max_pool1d)
 
 
 class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
@@ -350,7 +350,7 @@ class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
         d=2, kind="max", spatial="H, W", none=_NONE_DOC, indices=_INDICES_DOC
     )
     _dims = 2
-    _function_name = "adaptive_max_pool2d"
+    _function = staticmethod(F.adaptive_max_pool2d)
 
 
 class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
@@ -358,12 +358,12 @@ class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
         d=3, kind="max", spatial="D, H, W", none=_NONE_DOC, indices=_INDICES_DOC
     )
     _dims = 3
-    _function_name = "adaptive_max_pool3d"
+    _function = staticmethod(F.adaptive_max_pool3d)
 
 
 class _MaxUnpoolNd(Module):
     _dims: int
-    _function_name: str  # looked up in F at call time
+    _function: Any
 
     def __init__(
         self, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0
@@ -380,7 +380,7 @@ class _MaxUnpoolNd(Module):
         self, input: Tensor, indices: Tensor, output_size: tuple[int, ...] | None = None
     ) -> Tensor:
         """Args: input; indices from ``MaxPool{d}d(return_indices=True)``; output_size."""
-        return getattr(F, self._function_name)(
+        return self._function(
             input, indices, self.kernel_size, self.stride, self.padding, output_size
         )
 
@@ -405,16 +405,16 @@ _UNPOOL_DOC = """Partial inverse of ``MaxPool{d}d``: each value goes back to the
 class MaxUnpool1d(_MaxUnpoolNd):
     __doc__ = _UNPOOL_DOC.format(d=1, spatial="L")
     _dims = 1
-    _function_name = "max_unpool1d"
+    _function = staticmethod(F.max_unpool1d)
 
 
 class MaxUnpool2d(_MaxUnpoolNd):
     __doc__ = _UNPOOL_DOC.format(d=2, spatial="H, W")
     _dims = 2
-    _function_name = "max_unpool2d"
+    _function = staticmethod(F.max_unpool2d)
 
 
 class MaxUnpool3d(_MaxUnpoolNd):
     __doc__ = _UNPOOL_DOC.format(d=3, spatial="D, H, W")
     _dims = 3
-    _function_name = "max_unpool3d"
+    _function = staticmethod(F.max_unpool3d)
