@@ -266,6 +266,7 @@ def test_tensor_methods_delegate_to_ops():
     assert bool((x >= 0).all()) and not bool((x < 0).any())
     np.testing.assert_array_equal(x.where(x > 2, -1.0).numpy(), [[-1, -1, -1], [3, 4, 5]])
     np.testing.assert_array_equal(x.pow(2).numpy(), np.arange(6.0).reshape(2, 3) ** 2)
+    np.testing.assert_array_equal(abs(-x).numpy(), x.neg().abs().numpy())
 
 
 # --- factories and the library-wide random generator --------------------------------------------
@@ -382,3 +383,15 @@ def test_cat_stack_split_chunk_match_torch_on_examples():
     check_against_torch(lambda x: cnnkit.stack([x, x], 2), lambda x: torch.stack([x, x], 2), [a])
     for pieces in (cnnkit.split(cnnkit.tensor(a), 2, 1), cnnkit.chunk(cnnkit.tensor(a), 2, 1)):
         assert [p.shape for p in pieces] == [(2, 2), (2, 1)]
+
+
+@pytest.mark.parametrize(
+    "module", [cnnkit.functions, cnnkit.nn.functional.activation], ids=lambda m: m.__name__
+)
+def test_docstring_examples_run(module):
+    import doctest
+
+    failures, attempted = doctest.testmod(
+        module, extraglobs={"cnnkit": cnnkit, "F": F}, raise_on_error=False
+    )
+    assert attempted > 0 and failures == 0
