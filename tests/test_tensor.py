@@ -214,6 +214,20 @@ def test_bool_with_int_promotes_to_int64():
     assert (cnnkit.tensor([True, False]) * True).dtype == np.bool_
 
 
+def test_cat_and_stack_promote_like_torch():
+    ints, floats = np.array([1, 2]), np.array([0.5], np.float32)
+    for join in ("cat", "stack"):
+        pieces = [ints, ints] if join == "stack" else [ints, floats]
+        ours = getattr(cnnkit, join)([cnnkit.tensor(p) for p in pieces])
+        theirs = getattr(torch, join)([torch.tensor(p) for p in pieces])
+        assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch."))
+    x = cnnkit.tensor([1.0], requires_grad=True)
+    joined = cnnkit.cat([x, cnnkit.tensor(np.array([2.0]))])
+    assert joined.dtype == np.float64
+    joined.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
 def test_integer_division_gives_float32():
     assert (cnnkit.tensor([1, 2]) / cnnkit.tensor([2, 2])).dtype == np.float32
 
