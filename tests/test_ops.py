@@ -67,6 +67,13 @@ UNARY = {
     "elu": (F.elu, TF.elu, normal),
     "leaky_relu": (F.leaky_relu, TF.leaky_relu, normal),
     "softplus": (F.softplus, TF.softplus, scaled(10)),
+    "hardtanh": (F.hardtanh, TF.hardtanh, scaled(2)),
+    "relu6": (F.relu6, TF.relu6, scaled(5)),
+    "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid, scaled(4)),
+    "hardswish": (F.hardswish, TF.hardswish, scaled(4)),
+    "mish": (F.mish, TF.mish, bounded(4)),
+    "logsigmoid": (F.logsigmoid, TF.logsigmoid, scaled(5)),
+    "softsign": (F.softsign, TF.softsign, scaled(3)),
 }
 
 
@@ -106,13 +113,18 @@ def test_parametrised_activations(shape, seed, slope, alpha, beta, threshold):
     )
 
 
-def test_activation_gradients_at_zero_match_torch():
-    x = np.array([0.0, -0.0, 1.0, -1.0], np.float32)
+def test_activation_gradients_at_kinks_match_torch():
+    x = np.array([0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5], np.float32)
     for ours, theirs in [
         (F.relu, TF.relu),
         (F.leaky_relu, TF.leaky_relu),
         (F.elu, TF.elu),
         (lambda t: ops.abs(t), torch.abs),
+        (F.hardtanh, TF.hardtanh),
+        (F.relu6, TF.relu6),
+        (F.hardsigmoid, TF.hardsigmoid),
+        (F.hardswish, TF.hardswish),
+        (lambda t: F.hardtanh(t, -3.0, 2.5), lambda t: TF.hardtanh(t, -3.0, 2.5)),
     ]:
         check_against_torch(ours, theirs, [x])
 
@@ -642,6 +654,10 @@ def test_functional_activation_argument_errors():
         F.softmax(x, dim=1.0)
     with pytest.raises(TypeError, match="floating-point"):
         F.gelu(cnnkit.tensor([1, 2]))
+    with pytest.raises(ValueError, match="min_val=2.0, max_val=1.0"):
+        F.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(TypeError, match="min_val"):
+        F.hardtanh(x, None)
     with pytest.raises(TypeError, match="input must be a Tensor"):
         F.relu("x")
 

@@ -19,12 +19,18 @@ __all__ = [
     "elu",
     "erf",
     "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "leaky_relu",
     "log_softmax",
+    "logsigmoid",
+    "mish",
     "pad",
     "silu",
     "softmax",
     "softplus",
+    "softsign",
 ]
 
 
@@ -83,6 +89,55 @@ def softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         out = np.where(linear, a.data, out)
         local = np.where(linear, a.dtype.type(1), local)
     return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
+
+
+def hardtanh(a: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clip to ``[min_val, max_val]``; unlike ``clamp`` the gradient is 0 AT the ends, as in
+    PyTorch (``relu6`` is ``hardtanh(x, 0, 6)``)."""
+    inside = (a.data > min_val) & (a.data < max_val)
+    out = np.clip(a.data, a.dtype.type(min_val), a.dtype.type(max_val))
+    return Tensor.from_op(out, (a,), lambda grad: (grad * inside,))
+
+
+def hardsigmoid(a: Tensor) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    inside = (a.data > -3) & (a.data < 3)
+    out = np.clip(a.data / a.dtype.type(6) + a.dtype.type(0.5), 0, 1)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * inside / a.dtype.type(6),))
+
+
+def hardswish(a: Tensor) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    x = a.data
+    out = x * np.clip(x + a.dtype.type(3), 0, 6) / a.dtype.type(6)
+    # 0 up to -3, x/3 + 1/2 strictly between -3 and 3, 1 from 3 on (PyTorch's choice at the ends)
+    local = (x / a.dtype.type(3) + a.dtype.type(0.5)) * ((x > -3) & (x < 3)) + (x >= 3)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
+
+
+def mish(a: Tensor) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    x = a.data
+    sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+    tanh_sp = np.tanh(sp)
+    out = x * tanh_sp
+    local = tanh_sp + x * sigmoid_values(x) * (1 - tanh_sp * tanh_sp)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
+
+
+def logsigmoid(a: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)``, finite for any input."""
+    x = a.data
+    out = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return Tensor.from_op(out, (a,), lambda grad: (grad * sigmoid_values(-x),))
+
+
+def softsign(a: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    denominator = 1 + np.abs(a.data)
+    return Tensor.from_op(
+        a.data / denominator, (a,), lambda grad: (grad / (denominator * denominator),)
+    )
 
 
 def gelu(a: Tensor, approximate: str = "none") -> Tensor:
