@@ -140,6 +140,35 @@ def softsign(a: Tensor) -> Tensor:
     )
 
 
+# Abramowitz & Stegun 7.1.26: erf(x) = 1 - t P(t) exp(-x^2), t = 1 / (1 + p x), |error| <= 1.5e-7.
+# PyTorch's vectorised float32 GELU uses exactly this formula (not an accurate erf); we follow it
+# so float32 GELU tracks torch where it matters, the tails, where 1 + erf cancels (there torch
+# is off by up to ~5e-5 relative, and so are we, the same way). It is also one pass over the
+# data, several times faster than the accurate erf.
+_AS_P = 0.3275911
+_AS_POLYNOMIAL = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _erf_float32_as_torch(z: np.ndarray) -> np.ndarray:
+    f = np.float32
+    t = np.abs(z, out=np.empty_like(z))  # ``out=`` keeps 0-d results arrays
+    t *= f(_AS_P)
+    t += f(1)
+    np.reciprocal(t, out=t)
+    r = t * f(_AS_POLYNOMIAL[-1])
+    for c in reversed(_AS_POLYNOMIAL[1:-1]):
+        r += f(c)
+        r *= t
+    r += f(_AS_POLYNOMIAL[0])
+    tail = np.square(z, out=np.empty_like(z))
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    tail *= t
+    tail *= r
+    np.subtract(f(1), tail, out=tail)
+    return np.copysign(tail, z, out=tail)
+
+
 def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula."""
     x = a.data
@@ -150,10 +179,15 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
         out = 0.5 * x * (1 + t)
         local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * kappa * x * x)
     else:
-        erf_x = erf(x * a.dtype.type(1 / math.sqrt(2)))
+        scaled = np.multiply(x, a.dtype.type(1 / math.sqrt(2)), out=np.empty_like(x))
+        # torch's vectorised kernel runs on contiguous float32 tensors of 2+ elements; single
+        # elements and strided views take its scalar path, which uses an accurate erf
+        vectorised = x.dtype == np.float32 and x.size > 1 and x.flags.c_contiguous
+        erf_x = _erf_float32_as_torch(scaled) if vectorised else erf(scaled)
         cdf = 0.5 * (1 + erf_x)
         out = x * 0.5 * (1 + erf_x)
-        local = cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        pdf = a.dtype.type(1 / math.sqrt(2 * math.pi)) * np.exp(x * x * a.dtype.type(-0.5))
+        local = cdf + x * pdf  # in torch's order: the two terms cancel in the left tail
     return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
 
 
