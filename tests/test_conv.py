@@ -58,7 +58,8 @@ def conv_cases(draw: st.DrawFn, d: int, mode: str) -> dict:
     """Arguments of one convolution; the input is always large enough for the kernel."""
     small = d == 3
     groups = draw(st.integers(2, 3)) if mode == "grouped" else 1
-    in_per_group = draw(st.integers(1, 2 if small else 3))
+    # up to 5 channels: inputs of <= 3 channels take the channel-major path, more the other
+    in_per_group = draw(st.integers(1, 4 if small else 5))
     out_per_group = draw(st.integers(1, 2 if small else 3))
     if mode == "depthwise":
         groups, in_per_group = draw(st.integers(2, 4)), 1
