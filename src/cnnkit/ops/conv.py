@@ -664,18 +664,19 @@ def _narrow_conv(
         sample_axis = (slice(None),) * (d + 1) + (part,)
         np.copyto(columns[sample_axis], taps[sample_axis])
         rows = slice(samples.start * positions, samples.stop * positions)
-        np.matmul(matrix, flat_columns[:, part].reshape(row_length, -1), out=out[:, rows])
+        block = flat_columns[:, part].reshape(row_length, len(samples) * positions)
+        np.matmul(matrix, block, out=out[:, rows])
         if bias is not None:
             out[:, rows] += bias.data[:, None]
 
     parallel_map(forward, _split_batch(batch, columns.nbytes))
-    result = np.moveaxis(out.reshape(-1, batch, *out_size), 0, 1)
+    result = np.moveaxis(out.reshape(matrix.shape[0], batch, *out_size), 0, 1)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
         grad = np.ascontiguousarray(np.moveaxis(grad, 1, 0)).reshape(out.shape)
         grad_padded = np.zeros_like(padded) if input.requires_grad else None
-        cols = flat_columns.reshape(row_length, -1)
+        cols = flat_columns.reshape(row_length, batch * positions)
 
         def run(samples: range) -> np.ndarray | None:
             rows = slice(samples.start * positions, samples.stop * positions)
