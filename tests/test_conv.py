@@ -58,7 +58,8 @@ def conv_cases(draw: st.DrawFn, d: int, mode: str) -> dict:
     """Arguments of one convolution; the input is always large enough for the kernel."""
     small = d == 3
     groups = draw(st.integers(2, 3)) if mode == "grouped" else 1
-    in_per_group = draw(st.integers(1, 2 if small else 3))
+    # up to 5 channels: inputs of <= 3 channels take the channel-major path, more the other
+    in_per_group = draw(st.integers(1, 4 if small else 5))
     out_per_group = draw(st.integers(1, 2 if small else 3))
     if mode == "depthwise":
         groups, in_per_group = draw(st.integers(2, 4)), 1
@@ -379,10 +380,12 @@ def test_output_padding_allowed_below_dilation(rng):
         ((6, 2, 3, 3), {"groups": 2}),
         ((8, 1, 3, 3), {"groups": 4, "padding": 1}),
         ((6, 4, 1, 1), {}),
+        ((6, 3, 3, 3), {"padding": 1}),
     ],
 )
 def test_conv2d_empty_batch(weight_shape, kwargs, rng):
-    x, w = np.zeros((0, 4, 6, 6), np.float32), random_array(rng, weight_shape)
+    channels = weight_shape[1] * kwargs.get("groups", 1)
+    x, w = np.zeros((0, channels, 6, 6), np.float32), random_array(rng, weight_shape)
     check_against_torch(
         lambda x, w: F.conv2d(x, w, **kwargs), lambda x, w: torch_F.conv2d(x, w, **kwargs), [x, w]
     )
