@@ -32,6 +32,13 @@ def positive(shape, seed, dtype=np.float32):
     return np.random.default_rng(seed).uniform(0.2, 3.0, shape).astype(dtype)
 
 
+def bounded(limit):
+    """An input maker for uniform values in ``(-limit, limit)``."""
+    return lambda shape, seed, dtype=np.float32: (
+        np.random.default_rng(seed).uniform(-limit, limit, shape).astype(dtype)
+    )
+
+
 def scaled(scale):
     """An input maker for normal values times ``scale`` (to reach the saturated regions)."""
     return lambda shape, seed, dtype=np.float32: normal(shape, seed, dtype, scale)
@@ -47,14 +54,15 @@ UNARY = {
     "abs": (ops.abs, torch.abs, normal),
     "relu": (F.relu, TF.relu, normal),
     "sigmoid": (F.sigmoid, torch.sigmoid, scaled(8)),
-    # beyond |x| ~ 5, 1 - tanh(x)^2 is a few float32 ulps of tanh and no longer comparable
-    "tanh": (F.tanh, torch.tanh, scaled(2)),
+    # beyond |x| ~ 3, 1 - tanh(x)^2 is a few float32 ulps of tanh: rounding noise, not a test
+    "tanh": (F.tanh, torch.tanh, bounded(3)),
     "silu": (F.silu, TF.silu, scaled(4)),
-    "gelu": (F.gelu, TF.gelu, scaled(3)),
+    # below x ~ -3, 1 + erf(x / sqrt 2) cancels in float32 (in torch too)
+    "gelu": (F.gelu, TF.gelu, bounded(3)),
     "gelu_tanh": (
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: TF.gelu(x, approximate="tanh"),
-        scaled(3),
+        bounded(2),
     ),
     "elu": (F.elu, TF.elu, normal),
     "leaky_relu": (F.leaky_relu, TF.leaky_relu, normal),
@@ -248,9 +256,9 @@ def test_reduction_over_dims_matches_torch(name, case, seed):
     if name in ("var", "std"):  # fewer than 2 elements give nan with Bessel's correction
         shape = tuple(max(size, 2) for size in shape)
     ours, theirs = REDUCTIONS[name]
-    check_against_torch(
-        lambda t: ours(t, dims, keepdim), lambda t: theirs(t, dims, keepdim), [normal(shape, seed)]
-    )
+    # positive inputs: a sum that cancels to ~0 would compare only float32 summation orders
+    x = positive(shape, seed)
+    check_against_torch(lambda t: ours(t, dims, keepdim), lambda t: theirs(t, dims, keepdim), [x])
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
@@ -262,7 +270,7 @@ def test_reduction_gradient_finite_differences(name):
 
 @given(shape=shapes, seed=seeds)
 def test_whole_tensor_reductions_match_torch(shape, seed):
-    x = normal(shape, seed)
+    x = positive(shape, seed)
     for name in ("sum", "mean", "max", "min", "amax", "amin"):
         check_against_torch(
             lambda t, n=name: getattr(t, n)(), lambda t, n=name: getattr(t, n)(), [x]
@@ -330,7 +338,8 @@ def test_reductions_of_integers_keep_integer_dtype():
 
 # --- softmax ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-@given(case=shape_and_dims(), seed=seeds, scale=st.sampled_from([1.0, 30.0]))
+# Saturated logits (tested on their own below) make float32 gradients mostly rounding noise.
+@given(case=shape_and_dims(), seed=seeds, scale=st.sampled_from([1.0, 2.0]))
 def test_softmax_matches_torch(name, case, seed, scale):
     shape, dims, _ = case
     ours, theirs = getattr(F, name), getattr(TF, name)
@@ -469,10 +478,11 @@ def test_split_and_chunk_match_torch(shape, seed, data):
         assert [p.shape for p in ours(cnnkit.tensor(x))] == [
             tuple(p.shape) for p in theirs(torch.tensor(x))
         ]
-        weights = [float(i + 1) for i in range(len(ours(cnnkit.tensor(x))))]
+        # each piece scaled differently and laid out flat, so a gradient sent to the wrong piece
+        # or place shows up
         check_against_torch(
-            lambda t, f=ours, w=weights: sum(c * p.sum() for c, p in zip(w, f(t), strict=True)),
-            lambda t, f=theirs, w=weights: sum(c * p.sum() for c, p in zip(w, f(t), strict=True)),
+            lambda t, f=ours: cnnkit.cat([p.reshape(-1) * (i + 1.0) for i, p in enumerate(f(t))]),
+            lambda t, f=theirs: torch.cat([p.reshape(-1) * (i + 1.0) for i, p in enumerate(f(t))]),
             [x],
         )
 

@@ -189,6 +189,24 @@ def test_avg_pool_finite_differences(n: int, kwargs: dict) -> None:
     check_gradients(lambda t: getattr(F, f"avg_pool{n}d")(t, **kwargs), [x])
 
 
+# --- power-average pooling -------------------------------------------------------------------
+@MANY
+@given(case=windows(dilation=False), norm_type=st.sampled_from([1, 2, 3, 1.5, 4.0]))
+def test_lp_pool_matches_torch(case: dict, norm_type: float) -> None:
+    n, shape, seed = case.pop("n"), case.pop("shape"), case.pop("seed")
+    del case["dilation"], case["padding"]
+    kernel = np.broadcast_to(case["kernel_size"], (n,))
+    shape = shape[:-n] + tuple(max(i, k) for i, k in zip(shape[-n:], kernel, strict=True))
+    if n == 1:  # PyTorch's lp_pool1d multiplies by kernel_size, so it must be an int there
+        case["kernel_size"] = int(kernel[0])
+    ours, theirs = ours_and_theirs("lp_pool", n)
+    # Positive inputs keep odd and fractional powers real (as in PyTorch, negatives give NaN).
+    x = np.random.default_rng(seed).uniform(0.5, 2.0, shape).astype(np.float32)
+    check_against_torch(
+        lambda t: ours(t, norm_type, **case), lambda t: theirs(t, norm_type, **case), [x]
+    )
+
+
 # --- adaptive pooling -------------------------------------------------------------------------
 @st.composite
 def adaptive_cases(draw: st.DrawFn) -> tuple[int, tuple[int, ...], object, int]:
@@ -315,6 +333,9 @@ def _x(*shape: int) -> cnnkit.Tensor:
         (lambda: F.avg_pool3d(_x(1, 1, 2, 4, 4), 3), ValueError, "too small"),
         (lambda: F.avg_pool3d(_x(1, 1, 1, 4, 4), 2, padding=1), ValueError, "smaller than"),
         (lambda: F.avg_pool1d(_x(1, 1, 4), 2, stride=-1), ValueError, "stride"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), 0, 2), ValueError, "norm_type"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), "2", 2), TypeError, "norm_type"),
+        (lambda: F.lp_pool2d(_x(1, 1, 4, 4), 2, 5), ValueError, "too small"),
         (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), -1), ValueError, "output_size"),
         (lambda: F.adaptive_avg_pool2d(_x(1, 1, 4, 4), (2, 2, 2)), TypeError, "output_size"),
         (lambda: F.adaptive_max_pool2d(_x(1, 4, 4, 4, 4), 2), ValueError, "3-D or 4-D"),

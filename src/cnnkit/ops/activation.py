@@ -89,10 +89,11 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula."""
     x = a.data
     if approximate == "tanh":
-        k = math.sqrt(2 / math.pi)
-        t = np.tanh(k * (x + 0.044715 * x**3))
+        # PyTorch's order of operations, so float32 rounding matches
+        k, kappa = a.dtype.type(math.sqrt(2 / math.pi)), a.dtype.type(0.044715)
+        t = np.tanh(k * (x + kappa * (x * x * x)))
         out = 0.5 * x * (1 + t)
-        local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x)
+        local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * kappa * x * x)
     else:
         erf_x = erf(x * a.dtype.type(1 / math.sqrt(2)))
         cdf = 0.5 * (1 + erf_x)

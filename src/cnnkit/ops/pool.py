@@ -7,7 +7,10 @@ Sliding windows are never materialised. A window position is a kernel offset ``j
 spatial axis); for each offset, the input elements it picks for all outputs at once form a
 strided view ``padded[..., j*d : j*d + (o-1)*s + 1 : s]`` of the output's shape. Pooling is a
 loop over the ``prod(kernel_size)`` offsets, each a handful of whole-array NumPy operations;
-large batches are split into one part per thread (``cnnkit.set_num_threads``).
+large batches are split into one part per thread (``cnnkit.set_num_threads``), and each part is
+worked through in blocks of planes small enough to stay in the L2 cache: all offsets of a block
+are done before the next block is read, so the input streams from memory once, not once per
+offset. Padding happens block by block too, in a small scratch buffer.
 
 Max pooling follows PyTorch's CPU kernels exactly: within a window the first maximum in
 row-major order wins, a NaN wins over anything (the last NaN, since ``val > max or isnan(val)``
@@ -32,6 +35,9 @@ __all__ = ["adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "max_pool", "ma
 
 Ints = tuple[int, ...]
 _MIN_PART_WORK = 1 << 17
+# Padded input bytes per block. With the block's output, codes and temporaries this stays well
+# inside a 512 KiB L2 cache; larger blocks fall out of cache, smaller ones add Python overhead.
+_BLOCK_BYTES = 1 << 17
 
 
 # --- window geometry --------------------------------------------------------------------------
@@ -40,22 +46,45 @@ def _outer(vectors: list[np.ndarray], combine: np.ufunc) -> np.ndarray:
     return functools.reduce(combine, np.ix_(*vectors))
 
 
-def _pad(
-    data: np.ndarray, padding: Ints, padded_size: Ints, fill: float
-) -> tuple[np.ndarray, tuple[slice, ...]]:
-    """``data`` with ``padding`` before and enough after to reach ``padded_size`` per axis.
+def _inside(padding: Ints, spatial: Ints) -> tuple[EllipsisType | slice, ...]:
+    """The index of the unpadded data inside a padded array."""
+    return (Ellipsis,) + tuple(slice(p, p + i) for p, i in zip(padding, spatial, strict=True))
 
-    Returns the padded array and the index of the original data inside it. Without padding
-    the input itself is returned (no copy).
+
+def _blocks(part: slice, plane_elements: int, itemsize: int) -> Iterator[slice]:
+    """``part`` (a slice of rows, i.e. planes) cut into blocks of about ``_BLOCK_BYTES``."""
+    step = max(1, _BLOCK_BYTES // max(1, plane_elements * itemsize))
+    for start in range(part.start, part.stop, step):
+        yield slice(start, min(start + step, part.stop))
+
+
+class _BlockPadder:
+    """Pads blocks of rows into one reused scratch buffer (or passes them through unpadded).
+
+    ``padded_size`` covers left and right padding plus any ceil-mode overhang; where it equals
+    the input size the rows themselves are returned, no copy.
     """
-    n = len(padding)
-    spatial = data.shape[-n:]
-    inside = (Ellipsis,) + tuple(slice(p, p + i) for p, i in zip(padding, spatial, strict=True))
-    if tuple(padded_size) == tuple(spatial):
-        return data, inside
-    padded = np.full(data.shape[:-n] + tuple(padded_size), fill, dtype=data.dtype)
-    padded[inside] = data
-    return padded, inside
+
+    def __init__(self, rows: np.ndarray, padding: Ints, padded_size: Ints, fill: float) -> None:
+        n = len(padded_size)
+        self.rows, self.fill = rows, fill
+        self.needed = tuple(padded_size) != rows.shape[-n:]
+        self.inside = _inside(padding, rows.shape[-n:])
+        self.plane_elements = int(np.prod(padded_size))
+        self.padded_size = tuple(padded_size)
+
+    def blocks(self, part: slice) -> Iterator[tuple[slice, np.ndarray]]:
+        """(block, padded rows of the block) for each block of ``part``."""
+        blocks = list(_blocks(part, self.plane_elements, self.rows.itemsize))
+        if not self.needed or not blocks:  # (no blocks: an empty batch)
+            yield from ((block, self.rows[block]) for block in blocks)
+            return
+        scratch = np.empty((blocks[0].stop - blocks[0].start,) + self.padded_size, self.rows.dtype)
+        for block in blocks:
+            padded = scratch[: block.stop - block.start]
+            padded.fill(self.fill)
+            padded[self.inside] = self.rows[block]
+            yield block, padded
 
 
 def _padded_size(
@@ -81,9 +110,22 @@ def _offset_slices(
         )
 
 
-def _windows_overlap(kernel: Ints, stride: Ints, dilation: Ints) -> bool:
-    """Whether two windows can share an input element (then backward must accumulate)."""
-    return any(s < (k - 1) * d + 1 for k, s, d in zip(kernel, stride, dilation, strict=True))
+def _route_order(kernel: Ints, stride: Ints, dilation: Ints) -> tuple[list[int], list[int]]:
+    """Offsets whose gradient can be assigned into a zeroed buffer, and those that must add.
+
+    Offset ``j`` writes input positions ``j*d + s*i``. Offsets that differ on some axis by less
+    than the stride hit disjoint positions, so one offset per residue class ``j*d mod s`` (the
+    first such, per axis) is assigned; the others, done after them, accumulate. Without
+    overlapping windows every offset is assigned.
+    """
+    assigned, accumulated = [], []
+    for code, offset in enumerate(itertools.product(*(range(k) for k in kernel))):
+        first_of_class = all(
+            all((i * d) % s != (j * d) % s for i in range(j))
+            for j, s, d in zip(offset, stride, dilation, strict=True)
+        )
+        (assigned if first_of_class else accumulated).append(code)
+    return assigned, accumulated
 
 
 def _row_parts(rows: int, work: int) -> list[slice]:
@@ -192,9 +234,9 @@ def max_pool(
         for i, k, s, p, d in zip(spatial, kernel_size, stride, padding, dilation, strict=True)
     )
     padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, dilation)
-    padded, inside = _pad(x.data, padding, padded_size, -np.inf)
+    rows = x.data.reshape((-1,) + spatial)
+    padder = _BlockPadder(rows, padding, padded_size, -np.inf)
     slices = list(_offset_slices(out_spatial, kernel_size, stride, dilation))
-    rows = padded.reshape((-1,) + padded_size)
     best = np.empty((len(rows),) + out_spatial, dtype=x.dtype)
     parts = _row_parts(len(rows), best.size * len(slices))
 
@@ -202,10 +244,11 @@ def max_pool(
 
         def maximum_rows(part: slice) -> None:
             # Values only: np.maximum propagates NaN exactly like PyTorch's comparison does.
-            source, target = rows[part], best[part]
-            np.copyto(target, source[slices[0]])
-            for index in slices[1:]:
-                np.maximum(target, source[index], out=target)
+            for block, source in padder.blocks(part):
+                target = best[block]
+                np.copyto(target, source[slices[0]])
+                for index in slices[1:]:
+                    np.maximum(target, source[index], out=target)
 
         parallel_map(maximum_rows, parts)
         return Tensor(best.reshape(x.shape[:-n] + out_spatial))
@@ -215,35 +258,39 @@ def max_pool(
     first_code = _first_valid_code(out_spatial, kernel_size, stride, padding, dilation)
 
     def argmax_rows(part: slice) -> None:
-        source, target, target_code = rows[part], best[part], code[part]
-        if any(padding):
-            target[...] = -np.inf
-            target_code[...] = first_code
-            start = 0
-        else:  # the first offset lies inside the input for every window: start from it
-            np.copyto(target, source[slices[0]])
-            target_code[...] = 0
-            start = 1
-        for offset in range(start, len(slices)):
-            _argmax_update(target, target_code, source[slices[offset]], offset, nan_aware)
+        for block, source in padder.blocks(part):
+            target, target_code = best[block], code[block]
+            if any(padding):
+                target[...] = -np.inf
+                target_code[...] = first_code
+                start = 0
+            else:  # the first offset lies inside the input for every window: start from it
+                np.copyto(target, source[slices[0]])
+                target_code[...] = 0
+                start = 1
+            for offset in range(start, len(slices)):
+                _argmax_update(target, target_code, source[slices[offset]], offset, nan_aware)
 
     parallel_map(argmax_rows, parts)
-    overlapping = _windows_overlap(kernel_size, stride, dilation)
+    assigned, accumulated = _route_order(kernel_size, stride, dilation)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         grad_rows = grad.reshape(code.shape)
-        grad_padded = np.zeros(rows.shape, dtype=grad.dtype)
+        grad_input = np.empty(rows.shape, dtype=grad.dtype)
+        unpadder = _BlockPadder(grad_input, padding, padded_size, 0.0)
 
         def route_rows(part: slice) -> None:
-            source, source_code, target = grad_rows[part], code[part], grad_padded[part]
-            for offset, index in enumerate(slices):
-                if overlapping:
-                    target[index] += source * (source_code == offset)
-                else:
-                    np.multiply(source, source_code == offset, out=target[index])
+            for block, target in unpadder.blocks(part):
+                target.fill(0)
+                source, source_code = grad_rows[block], code[block]
+                for offset in assigned:
+                    np.multiply(source, source_code == offset, out=target[slices[offset]])
+                for offset in accumulated:
+                    target[slices[offset]] += source * (source_code == offset)
+                grad_input[block] = target[unpadder.inside]
 
         parallel_map(route_rows, parts)
-        return (grad_padded.reshape(padded.shape)[inside],)
+        return (grad_input.reshape(x.shape),)
 
     batch = x.shape[:-n]
     out = Tensor.from_op(best.reshape(batch + out_spatial), (x,), backward)
@@ -300,10 +347,9 @@ def avg_pool(
         for i, k, s, p in zip(spatial, kernel_size, stride, padding, strict=True)
     )
     padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, ones)
-    padded, inside = _pad(x.data, padding, padded_size, 0.0)
+    rows = x.data.reshape((-1,) + spatial)
+    padder = _BlockPadder(rows, padding, padded_size, 0.0)
     slices = list(_offset_slices(out_spatial, kernel_size, stride, ones))
-
-    rows = padded.reshape((-1,) + padded_size)
     divisor = _avg_divisor(
         spatial,
         out_spatial,
@@ -318,29 +364,33 @@ def avg_pool(
     parts = _row_parts(len(rows), out.size * len(slices))
 
     def average_rows(part: slice) -> None:
-        source, target = rows[part], out[part]
-        np.copyto(target, source[slices[0]])
-        for index in slices[1:]:
-            np.add(target, source[index], out=target)
-        np.divide(target, divisor, out=target)
+        for block, source in padder.blocks(part):
+            target = out[block]
+            np.copyto(target, source[slices[0]])
+            for index in slices[1:]:
+                np.add(target, source[index], out=target)
+            np.divide(target, divisor, out=target)
 
     parallel_map(average_rows, parts)
-    overlapping = _windows_overlap(kernel_size, stride, ones)
+    assigned, accumulated = _route_order(kernel_size, stride, ones)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         share = grad.reshape(out.shape) / divisor
-        grad_padded = np.zeros(rows.shape, dtype=grad.dtype)
+        grad_input = np.empty(rows.shape, dtype=grad.dtype)
+        unpadder = _BlockPadder(grad_input, padding, padded_size, 0.0)
 
         def spread_rows(part: slice) -> None:
-            source, target = share[part], grad_padded[part]
-            for index in slices:
-                if overlapping:
-                    target[index] += source
-                else:
-                    target[index] = source
+            for block, target in unpadder.blocks(part):
+                target.fill(0)
+                source = share[block]
+                for offset in assigned:
+                    target[slices[offset]] = source
+                for offset in accumulated:
+                    target[slices[offset]] += source
+                grad_input[block] = target[unpadder.inside]
 
         parallel_map(spread_rows, parts)
-        return (grad_padded.reshape(padded.shape)[inside],)
+        return (grad_input.reshape(x.shape),)
 
     return Tensor.from_op(out.reshape(x.shape[:-n] + out_spatial), (x,), backward)
 
@@ -420,7 +470,8 @@ def adaptive_max_pool(
     batch = x.shape[:-n]
     bins = [_adaptive_bins(i, o) for i, o in zip(spatial, output_size, strict=True)]
     steps = [int(np.max(end - start, initial=0)) for start, end in bins]
-    padded, _ = _pad(x.data, (0,) * n, tuple(i + 1 for i in spatial), -np.inf)
+    padded = np.full(batch + tuple(i + 1 for i in spatial), -np.inf, dtype=x.dtype)
+    padded[_inside((0,) * n, spatial)] = x.data
     nan_aware = _has_nan(x.data)
 
     best = np.full(batch + tuple(output_size), -np.inf, dtype=x.dtype)
@@ -452,8 +503,8 @@ def adaptive_max_pool(
 def max_unpool(x: Tensor, indices: Tensor, output_size: Ints) -> Tensor:
     """Place each value of ``x`` at its flat per-plane position ``indices`` in zero planes.
 
-    The inverse of ``max_pool(..., return_indices=True)``; a repeated index keeps the last
-    value written, as PyTorch's CPU kernel does.
+    The inverse of ``max_pool(..., return_indices=True)``. Where an index repeats, one of the
+    values lands there (which one is unspecified, in PyTorch too).
     """
     n = len(output_size)
     batch = x.shape[:-n]

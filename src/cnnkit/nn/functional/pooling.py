@@ -35,6 +35,9 @@ __all__ = [
     "avg_pool1d",
     "avg_pool2d",
     "avg_pool3d",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
@@ -306,6 +309,84 @@ def avg_pool3d(
     return _avg_pool(
         3, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
     )
+
+
+# --- power-average pooling -------------------------------------------------------------------
+def _lp_pool(
+    n: int, input: Any, norm_type: float, kernel_size: Any, stride: Any, ceil_mode: bool
+) -> Tensor:
+    what = f"lp_pool{n}d"
+    x = _pool_input(input, n, what)
+    if isinstance(norm_type, bool) or not isinstance(norm_type, int | float | np.number):
+        raise TypeError(f"{what}: norm_type must be a number, got {norm_type!r}")
+    if norm_type == 0:
+        raise ValueError(f"{what}: norm_type must not be zero, got {norm_type!r}")
+    kernel, strides, pads, ones = _window(what, n, kernel_size, stride, 0, 1)
+    _pool_output(what, x, kernel, strides, pads, ones, bool(ceil_mode))
+    # PyTorch's own composition: (k * mean of x**p) ** (1/p), i.e. the p-norm of each window.
+    powered = x ** float(norm_type)
+    pooled = ops.avg_pool(powered, kernel, strides, pads, bool(ceil_mode), True, None)
+    return (pooled * float(np.prod(kernel))) ** (1.0 / float(norm_type))
+
+
+def lp_pool1d(
+    input: Any,
+    norm_type: float,
+    kernel_size: int | Ints,
+    stride: int | Ints | None = None,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """1-D power-average pooling; see ``lp_pool2d``.
+
+    Shape:
+        (N, C, L) or (C, L) -> (N, C, L_out).
+    """
+    return _lp_pool(1, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool2d(
+    input: Any,
+    norm_type: float,
+    kernel_size: int | Ints,
+    stride: int | Ints | None = None,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """2-D power-average pooling: ``(sum of x**p over each window) ** (1/p)``.
+
+    p = 1 is sum pooling; large p approaches max pooling (of |x|, for even p).
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        norm_type: p (non-zero).
+        kernel_size: window size, an int or (kH, kW).
+        stride: window step; ``None`` means ``kernel_size``.
+        ceil_mode: round the output size up (as PyTorch, a partial window's sum is scaled by
+            kernel area / window count).
+
+    Shape:
+        (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Example:
+        >>> F.lp_pool2d(cnnkit.tensor(np.ones((1, 1, 4, 4))), 2, 2)
+        tensor([[[[2., 2.],
+                  [2., 2.]]]], dtype=float64)
+    """
+    return _lp_pool(2, input, norm_type, kernel_size, stride, ceil_mode)
+
+
+def lp_pool3d(
+    input: Any,
+    norm_type: float,
+    kernel_size: int | Ints,
+    stride: int | Ints | None = None,
+    ceil_mode: bool = False,
+) -> Tensor:
+    """3-D power-average pooling; see ``lp_pool2d``.
+
+    Shape:
+        (N, C, D, H, W) or (C, D, H, W) -> (N, C, D_out, H_out, W_out).
+    """
+    return _lp_pool(3, input, norm_type, kernel_size, stride, ceil_mode)
 
 
 # --- adaptive pooling -------------------------------------------------------------------------
