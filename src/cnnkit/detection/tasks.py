@@ -3,14 +3,15 @@
 Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnkit predict``):
 
 - ``train_task(task, *, epochs, batch_size, lr, seed, output_dir, limit=None, threads=None,
-  ...) -> dict`` trains ``task`` (``"segment"``: U-Net, per-pixel cross-entropy over background
-  + 10 digits; ``"detect"``: CenterNet; ``"instance"``: CenterNet with a semantic head, masks by
-  centre-based grouping) on freshly generated training scenes each epoch (``limit`` caps the
-  scenes per epoch), evaluates on the validation split every epoch and on the test split at
-  the end (``fresh_scenes=False``: the same training scenes every epoch), and returns the
-  final test metrics (also in ``run.json``). ``output_dir`` receives
-  the same files as a classification run: ``run.json`` (config, per-epoch history, result),
-  ``model.safetensors``, ``checkpoint.safetensors`` and ``curves.png``.
+  ...) -> dict`` trains ``task`` on freshly generated training scenes each epoch (``limit``
+  caps the scenes per epoch; ``fresh_scenes=False`` reuses the same ones), evaluates on the
+  validation split every epoch and on the test split at the end, and returns the final test
+  metrics (also in ``run.json``). Tasks: ``"segment"``: U-Net, per-pixel cross-entropy over
+  background + 10 digits plus cross-entropy over the digits on digit pixels; ``"detect"``:
+  CenterNet; ``"instance"``: CenterNet with a foreground head, masks by centre-based grouping.
+  ``output_dir`` receives the same files as a classification run: ``run.json`` (config,
+  per-epoch history, result), ``model.safetensors``, ``checkpoint.safetensors`` and
+  ``curves.png``.
 - ``predict_task(run_dir, image_paths, output_path) -> list[dict]`` runs a trained model on
   image files and draws boxes with labels and scores, or coloured masks, onto each image
   (several images: ``output_path`` is a directory). Returns the predictions per image.
@@ -65,9 +66,10 @@ __all__ = [
 
 TASKS = ("segment", "detect", "instance")
 SEMANTIC_CLASSES = 1 + len(SCENE_CLASSES)
+IGNORE_INDEX = -100
 PRIMARY_METRIC = {"segment": "miou", "detect": "map_50", "instance": "mask_map_50"}
-# Instance masks are only as good as the semantic mask they are cut from: weigh it up.
-SEMANTIC_LOSS_WEIGHT = 2.0
+# Instance masks are only as good as the foreground mask they are cut from: weigh it up.
+FOREGROUND_LOSS_WEIGHT = 2.0
 
 
 @dataclasses.dataclass
@@ -98,7 +100,9 @@ def build_model(config: TaskConfig) -> nn.Module:
     """The network of ``config.task`` (see the module docstring)."""
     if config.task == "segment":
         return UNet(1, SEMANTIC_CLASSES, config.base_channels, config.depth, config.context)
-    semantic = SEMANTIC_CLASSES if config.task == "instance" else 0
+    # Instances take their class from the detector: the mask head only separates objects
+    # from the background.
+    semantic = 2 if config.task == "instance" else 0
     return CenterNet(
         len(SCENE_CLASSES), 1, config.base_channels, config.depth, config.stride, semantic
     )
@@ -109,7 +113,14 @@ def _task_loss(
 ) -> Tensor:
     out = model(Tensor(images))
     if config.task == "segment":
-        return F.cross_entropy(out, scenes.semantic[batch])
+        semantic = scenes.semantic[batch]
+        # Digits cover ~5% of the pixels, so in the plain per-pixel loss the background
+        # drowns out which digit a pixel belongs to; a second cross-entropy over the digit
+        # logits of the digit pixels only gives that question its own weight.
+        digit = np.where(semantic > 0, semantic - 1, IGNORE_INDEX)
+        return F.cross_entropy(out, semantic) + F.cross_entropy(
+            out[:, 1:], digit, ignore_index=IGNORE_INDEX
+        )
     heatmap = out["heatmap"]
     targets = centernet_targets(
         [scenes.boxes[i, : scenes.counts[i]] for i in batch],
@@ -120,8 +131,8 @@ def _task_loss(
     )
     loss, _ = centernet_loss(heatmap, out["box"], targets)
     if config.task == "instance":
-        loss = loss + SEMANTIC_LOSS_WEIGHT * F.cross_entropy(
-            out["semantic"], scenes.semantic[batch]
+        loss = loss + FOREGROUND_LOSS_WEIGHT * F.cross_entropy(
+            out["semantic"], (scenes.semantic[batch] > 0).astype(np.int64)
         )
     return loss
 
@@ -132,8 +143,9 @@ def predict_arrays(
     """Predictions for float32 images ``(N, 1, H, W)`` in [0, 1].
 
     Returns:
-        Per image: ``semantic`` ``(H, W)`` labels (segment, instance), ``boxes``, ``scores``,
-        ``labels`` (detect, instance) and ``masks`` ``(D, H, W)`` (instance).
+        Per image: ``semantic`` ``(H, W)`` labels (segment), ``boxes``, ``scores``,
+        ``labels`` (detect, instance), ``foreground`` ``(H, W)`` and ``masks`` ``(D, H, W)``
+        (instance).
     """
     model.eval()
     results: list[dict[str, np.ndarray]] = []
@@ -151,7 +163,7 @@ def predict_arrays(
                 for detection, semantic in zip(
                     detections, out["semantic"].data.argmax(1), strict=True
                 ):
-                    detection["semantic"] = semantic
+                    detection["foreground"] = semantic > 0
                     detection["masks"] = group_instances(semantic, detection)
             results += detections
     return results
@@ -310,7 +322,14 @@ def load_task_run(run_dir: str | os.PathLike[str]) -> tuple[TaskConfig, nn.Modul
     config = TaskConfig(**record["config"])
     model = build_model(config)
     state, _ = load_weights(run_dir / WEIGHTS_FILE)
-    model.load_state_dict(state)
+    # safetensors gives 0-d buffers (BatchNorm's num_batches_tracked) back as shape (1,).
+    shapes = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    model.load_state_dict(
+        {
+            name: value.reshape(shapes[name]) if value.size == 1 and name in shapes else value
+            for name, value in state.items()
+        }
+    )
     model.eval()
     return config, model
 
