@@ -308,5 +308,23 @@ def test_group_instances_splits_the_foreground_between_two_centres():
     assert not np.any(masks[0] & masks[1])
     np.testing.assert_array_equal(masks[0] | masks[1], semantic == 4)
     assert masks[0][:, :10].sum() == masks[0].sum() and masks[1][:, 10:].sum() == masks[1].sum()
-    # The low-score detection does not compete: it takes the foreground inside its box.
-    np.testing.assert_array_equal(masks[2], semantic == 4)
+    # The low-score detection does not compete, but still yields to the nearer centres.
+    assert masks[2].sum() > 0 and not np.any(masks[2] & (semantic == 0))
+
+
+def test_group_instances_lets_duplicates_share_pixels():
+    foreground = np.zeros((12, 12), dtype=bool)
+    foreground[2:10, 3:9] = True
+    detections = {
+        "boxes": np.array([[3.0, 2.0, 9.0, 10.0], [3.0, 2.5, 9.0, 10.0]]),
+        "scores": np.array([0.6, 0.5]),
+        "labels": np.array([3, 8]),
+    }
+    masks = group_instances(foreground, detections)
+    np.testing.assert_array_equal(masks[0], foreground)
+    np.testing.assert_array_equal(masks[1], foreground)
+    assert group_instances(foreground, {"boxes": np.zeros((0, 4)), "scores": []}).shape == (
+        0,
+        12,
+        12,
+    )
