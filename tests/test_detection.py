@@ -8,7 +8,7 @@ from pycocotools.cocoeval import COCOeval
 
 from cnnkit.detection.boxes import batched_nms, box_area, box_iou, mask_boxes, mask_iou, nms
 from cnnkit.detection.centernet import centernet_targets, decode_detections, gaussian_radius
-from cnnkit.detection.instances import group_instances
+from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
 
 
@@ -328,3 +328,13 @@ def test_group_instances_lets_duplicates_share_pixels():
         12,
         12,
     )
+
+
+def test_semantic_from_instances_paints_the_most_confident_on_top():
+    masks = np.zeros((3, 4, 4), dtype=bool)
+    masks[0, :2] = True
+    masks[1, 1:3] = True
+    masks[2, 3] = True
+    detections = {"scores": np.array([0.9, 0.5, 0.1]), "labels": np.array([2, 7, 4])}
+    semantic = semantic_from_instances(masks, detections)
+    np.testing.assert_array_equal(semantic[:, 0], [3, 3, 8, 0])

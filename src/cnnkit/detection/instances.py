@@ -17,7 +17,7 @@ import numpy as np
 
 from cnnkit.detection.boxes import box_iou
 
-__all__ = ["group_instances"]
+__all__ = ["group_instances", "semantic_from_instances"]
 
 
 def group_instances(
@@ -72,3 +72,24 @@ def group_instances(
         if len(rivals):
             masks[i] &= distance[i] <= distance[rivals].min(axis=0)
     return masks
+
+
+def semantic_from_instances(
+    masks: Any, detections: dict[str, np.ndarray], min_score: float = 0.3
+) -> np.ndarray:
+    """A semantic label map (0 = background, ``1 + class``) painted from instance masks.
+
+    Masks of detections scoring at least ``min_score`` are painted in ascending score order,
+    so where masks overlap the most confident detection's class wins.
+
+    Shape:
+        - masks: ``(D, H, W)`` bool; Output: int64 ``(H, W)``
+    """
+    masks = np.asarray(masks, dtype=bool)
+    scores = np.asarray(detections["scores"])
+    labels = np.asarray(detections["labels"])
+    semantic = np.zeros(masks.shape[1:], dtype=np.int64)
+    for k in np.argsort(scores, kind="stable"):
+        if scores[k] >= min_score:
+            semantic[masks[k]] = labels[k] + 1
+    return semantic
