@@ -8,7 +8,7 @@ from pycocotools.cocoeval import COCOeval
 
 from cnnkit.detection.boxes import batched_nms, box_area, box_iou, mask_boxes, mask_iou, nms
 from cnnkit.detection.centernet import centernet_targets, decode_detections, gaussian_radius
-from cnnkit.detection.instances import group_instances
+from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
 
 
@@ -308,5 +308,33 @@ def test_group_instances_splits_the_foreground_between_two_centres():
     assert not np.any(masks[0] & masks[1])
     np.testing.assert_array_equal(masks[0] | masks[1], semantic == 4)
     assert masks[0][:, :10].sum() == masks[0].sum() and masks[1][:, 10:].sum() == masks[1].sum()
-    # The low-score detection does not compete: it takes the foreground inside its box.
-    np.testing.assert_array_equal(masks[2], semantic == 4)
+    # The low-score detection does not compete, but still yields to the nearer centres.
+    assert masks[2].sum() > 0 and not np.any(masks[2] & (semantic == 0))
+
+
+def test_group_instances_lets_duplicates_share_pixels():
+    foreground = np.zeros((12, 12), dtype=bool)
+    foreground[2:10, 3:9] = True
+    detections = {
+        "boxes": np.array([[3.0, 2.0, 9.0, 10.0], [3.0, 2.5, 9.0, 10.0]]),
+        "scores": np.array([0.6, 0.5]),
+        "labels": np.array([3, 8]),
+    }
+    masks = group_instances(foreground, detections)
+    np.testing.assert_array_equal(masks[0], foreground)
+    np.testing.assert_array_equal(masks[1], foreground)
+    assert group_instances(foreground, {"boxes": np.zeros((0, 4)), "scores": []}).shape == (
+        0,
+        12,
+        12,
+    )
+
+
+def test_semantic_from_instances_paints_the_most_confident_on_top():
+    masks = np.zeros((3, 4, 4), dtype=bool)
+    masks[0, :2] = True
+    masks[1, 1:3] = True
+    masks[2, 3] = True
+    detections = {"scores": np.array([0.9, 0.5, 0.1]), "labels": np.array([2, 7, 4])}
+    semantic = semantic_from_instances(masks, detections)
+    np.testing.assert_array_equal(semantic[:, 0], [3, 3, 8, 0])

@@ -18,7 +18,8 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
 - ``add_task_arguments(parser)`` adds the task-specific flags (``--task``, ``--base-channels``,
   ``--scenes``...); ``task_kwargs(args)`` turns parsed flags into ``train_task`` keywords.
 
-Metrics: ``miou`` (segmentation, background included), ``map_50`` / ``map`` (boxes, COCO),
+Metrics: ``miou`` (segmentation, background included; for ``instance`` from the semantic map
+painted with the instance masks), ``map_50`` / ``map`` (boxes, COCO),
 ``mask_map_50`` / ``mask_map`` (instance masks). Run ``python -m cnnkit.detection.tasks`` for
 a command line until these are wired into ``cnnkit``.
 """
@@ -43,7 +44,7 @@ import cnnkit.nn.functional as F
 from cnnkit import nn, optim
 from cnnkit.data.scenes import SCENE_CLASSES, Scenes
 from cnnkit.detection.centernet import centernet_loss, centernet_targets, decode_detections
-from cnnkit.detection.instances import group_instances
+from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
 from cnnkit.models.detector import CenterNet
 from cnnkit.models.unet import UNet
@@ -143,9 +144,9 @@ def predict_arrays(
     """Predictions for float32 images ``(N, 1, H, W)`` in [0, 1].
 
     Returns:
-        Per image: ``semantic`` ``(H, W)`` labels (segment), ``boxes``, ``scores``,
-        ``labels`` (detect, instance), ``foreground`` ``(H, W)`` and ``masks`` ``(D, H, W)``
-        (instance).
+        Per image: ``semantic`` ``(H, W)`` labels (segment; instance: painted from the
+        instance masks), ``boxes``, ``scores``, ``labels`` (detect, instance), ``foreground``
+        ``(H, W)`` and ``masks`` ``(D, H, W)`` (instance).
     """
     model.eval()
     results: list[dict[str, np.ndarray]] = []
@@ -165,6 +166,7 @@ def predict_arrays(
                 ):
                     detection["foreground"] = semantic > 0
                     detection["masks"] = group_instances(semantic, detection)
+                    detection["semantic"] = semantic_from_instances(detection["masks"], detection)
             results += detections
     return results
 
