@@ -129,6 +129,19 @@ def _route_order(kernel: Ints, stride: Ints, dilation: Ints) -> tuple[list[int],
     return assigned, accumulated
 
 
+def _windows_tile(
+    spatial: Ints, out_spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints
+) -> bool:
+    """Whether the windows cover every input element exactly once (then the backward's
+    assignments write the whole gradient and it needs no zeroing)."""
+    return all(
+        d == 1 and s == k and p == 0 and o * k == i
+        for i, o, k, s, p, d in zip(
+            spatial, out_spatial, kernel, stride, padding, dilation, strict=True
+        )
+    )
+
+
 def _row_parts(rows: int, work: int) -> list[slice]:
     """Split the (flattened) batch rows into one part per thread when there is enough work.
 
@@ -274,6 +287,7 @@ def max_pool(
 
     parallel_map(argmax_rows, parts)
     assigned, accumulated = _route_order(kernel_size, stride, dilation)
+    tiled = _windows_tile(spatial, out_spatial, kernel_size, stride, padding, dilation)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         grad_rows = grad.reshape(code.shape)
@@ -282,7 +296,8 @@ def max_pool(
 
         def route_rows(part: slice) -> None:
             for block, target in unpadder.blocks(part):
-                target.fill(0)
+                if not tiled:
+                    target.fill(0)
                 source, source_code = grad_rows[block], code[block]
                 for offset in assigned:
                     np.multiply(source, source_code == offset, out=target[slices[offset]])
@@ -374,16 +389,18 @@ def avg_pool(
 
     parallel_map(average_rows, parts)
     assigned, accumulated = _route_order(kernel_size, stride, ones)
+    tiled = _windows_tile(spatial, out_spatial, kernel_size, stride, padding, ones)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        share = grad.reshape(out.shape) / divisor
+        grad_rows = grad.reshape(out.shape)
         grad_input = np.empty(rows.shape, dtype=grad.dtype)
         unpadder = _BlockPadder(grad_input, padding, padded_size, 0.0)
 
         def spread_rows(part: slice) -> None:
             for block, target in unpadder.blocks(part):
-                target.fill(0)
-                source = share[block]
+                if not tiled:
+                    target.fill(0)
+                source = grad_rows[block] / divisor
                 for offset in assigned:
                     target[slices[offset]] = source
                 for offset in accumulated:
