@@ -140,7 +140,7 @@ def test_resume_via_cli_and_its_errors(tmp_path, capsys):
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
     assert "already done" in capsys.readouterr().out
     assert main(["train", "--resume", str(run_dir), "--lr", "0.5"]) == 1
-    assert "--lr: a resumed run keeps the settings" in capsys.readouterr().err
+    assert "--lr: a resumed run keeps the settings saved" in capsys.readouterr().err
     (run_dir / "checkpoint.safetensors").write_bytes(b"garbage")
     assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 1
     err = capsys.readouterr().err

@@ -58,7 +58,8 @@ def conv_cases(draw: st.DrawFn, d: int, mode: str) -> dict:
     """Arguments of one convolution; the input is always large enough for the kernel."""
     small = d == 3
     groups = draw(st.integers(2, 3)) if mode == "grouped" else 1
-    in_per_group = draw(st.integers(1, 2 if small else 3))
+    # up to 5 channels: inputs of <= 3 channels take the channel-major path, more the other
+    in_per_group = draw(st.integers(1, 4 if small else 5))
     out_per_group = draw(st.integers(1, 2 if small else 3))
     if mode == "depthwise":
         groups, in_per_group = draw(st.integers(2, 4)), 1
@@ -369,3 +370,67 @@ def test_output_padding_allowed_below_dilation(rng):
         [x, w],
     )
 
+
+
+@pytest.mark.parametrize(
+    ("weight_shape", "kwargs"),
+    [
+        ((6, 4, 3, 3), {"padding": 1}),
+        ((6, 4, 3, 3), {"stride": 2}),
+        ((6, 2, 3, 3), {"groups": 2}),
+        ((8, 1, 3, 3), {"groups": 4, "padding": 1}),
+        ((6, 4, 1, 1), {}),
+        ((6, 3, 3, 3), {"padding": 1}),
+    ],
+)
+def test_conv2d_empty_batch(weight_shape, kwargs, rng):
+    channels = weight_shape[1] * kwargs.get("groups", 1)
+    x, w = np.zeros((0, channels, 6, 6), np.float32), random_array(rng, weight_shape)
+    check_against_torch(
+        lambda x, w: F.conv2d(x, w, **kwargs), lambda x, w: torch_F.conv2d(x, w, **kwargs), [x, w]
+    )
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_transpose2d_empty_batch(stride, rng):
+    x, w = np.zeros((0, 4, 5, 5), np.float32), random_array(rng, (4, 3, 3, 3))
+    check_against_torch(
+        lambda x, w: F.conv_transpose2d(x, w, stride=stride),
+        lambda x, w: torch_F.conv_transpose2d(x, w, stride=stride),
+        [x, w],
+    )
+
+
+def test_threaded_convs_from_several_threads_restore_blas_threads(rng):
+    """Concurrent callers share the pool; BLAS returns to its thread count afterwards."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    x, w = random_array(rng, (8, 8, 24, 24)), random_array(rng, (8, 8, 3, 3))
+    before = blas_threads()
+    results = []
+
+    def work() -> None:
+        results.extend(F.conv2d(x, w, padding=1).numpy() for _ in range(3))
+
+    with tiny_pieces_and_threads():
+        expected = F.conv2d(x, w, padding=1).numpy()
+        workers = [threading.Thread(target=work) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        work()
+        for worker in workers:
+            worker.join()
+    assert blas_threads() == before
+    assert len(results) == 12
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_set_num_threads_rejects_non_positive():
+    with pytest.raises(ValueError, match="num_threads must be a positive int, got 0"):
+        cnnkit.set_num_threads(0)

@@ -296,9 +296,9 @@ def test_gaussian_radius_grows_with_the_box():
     assert 0 < gaussian_radius(4, 4) < gaussian_radius(8, 8) < gaussian_radius(16, 16)
 
 
-def test_group_instances_splits_a_class_between_two_centres():
+def test_group_instances_splits_the_foreground_between_two_centres():
     semantic = np.zeros((10, 20), dtype=np.int64)
-    semantic[2:8, 1:19] = 4  # one blob of class 3 spanning two touching objects
+    semantic[2:8, 1:19] = 4  # one blob spanning two touching objects
     detections = {
         "boxes": np.array([[0.0, 1.0, 10.0, 9.0], [10.0, 1.0, 20.0, 9.0], [0, 0, 20, 10]]),
         "scores": np.array([0.9, 0.8, 0.1]),
@@ -308,5 +308,5 @@ def test_group_instances_splits_a_class_between_two_centres():
     assert not np.any(masks[0] & masks[1])
     np.testing.assert_array_equal(masks[0] | masks[1], semantic == 4)
     assert masks[0][:, :10].sum() == masks[0].sum() and masks[1][:, 10:].sum() == masks[1].sum()
-    # The low-score detection does not compete: it takes its class inside its box.
+    # The low-score detection does not compete: it takes the foreground inside its box.
     np.testing.assert_array_equal(masks[2], semantic == 4)

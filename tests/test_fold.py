@@ -135,3 +135,11 @@ COLUMNS = np.zeros((1, 8, 16), np.float32)
 def test_bad_arguments_raise(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_unfold_and_fold_empty_batch():
+    x, columns = np.zeros((0, 2, 5, 5), np.float32), np.zeros((0, 8, 16), np.float32)
+    check_against_torch(lambda x: F.unfold(x, 2), lambda x: torch_F.unfold(x, 2), [x])
+    check_against_torch(
+        lambda c: F.fold(c, (5, 5), 2), lambda c: torch_F.fold(c, (5, 5), 2), [columns]
+    )

@@ -8,9 +8,18 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from tests.helpers import FORWARD_RTOL, GRAD_RTOL, assert_close
+from hypothesis import given
+from hypothesis import strategies as st
+from tests.helpers import (
+    FORWARD_RTOL,
+    GRAD_RTOL,
+    assert_close,
+    check_against_torch,
+    check_gradients,
+)
 
 import cnnkit
+import cnnkit.nn.functional as F
 from cnnkit import nn
 
 
@@ -71,6 +80,55 @@ def test_identity_flatten_unflatten() -> None:
     check_layer(nn.Flatten(-2), torch.nn.Flatten(-2), (2, 3, 4))
     check_layer(nn.Unflatten(1, (3, 4)), torch.nn.Unflatten(1, (3, 4)), (2, 12, 5))
     check_layer(nn.Unflatten(-1, (2, -1)), torch.nn.Unflatten(-1, (2, -1)), (2, 12))
+
+
+@given(
+    leading=st.sampled_from([(), (1,), (4,), (2, 3)]),
+    in_features=st.integers(1, 6),
+    out_features=st.integers(1, 5),
+    bias=st.booleans(),
+)
+def test_functional_linear_matches_torch(
+    leading: tuple[int, ...], in_features: int, out_features: int, bias: bool
+) -> None:
+    rng = np.random.default_rng(in_features * 10 + out_features)
+    inputs = [
+        rng.standard_normal(leading + (in_features,)).astype(np.float32),
+        rng.standard_normal((out_features, in_features)).astype(np.float32),
+    ]
+    if bias:
+        inputs.append(rng.standard_normal(out_features).astype(np.float32))
+    check_against_torch(F.linear, torch.nn.functional.linear, inputs, seed=3)
+
+
+def test_functional_linear_float64_finite_differences(rng: np.random.Generator) -> None:
+    check_gradients(
+        F.linear,
+        [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)],
+    )
+
+
+def t(*shape: int, dtype: type = np.float32) -> cnnkit.Tensor:
+    return cnnkit.tensor(np.zeros(shape, dtype))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda: F.linear(t(2, 3), t(4, 2)), ValueError, "in_features=2"),
+        (lambda: F.linear(t(2, 3), t(4, 3, 1)), ValueError, "weight to be 2-D"),
+        (lambda: F.linear(t(2, 3), t(4, 3), t(3)), ValueError, r"bias of shape \(4,\)"),
+        (lambda: F.linear(t(2, 3), t(4, 3, dtype=np.float64)), TypeError, "dtype"),
+        (lambda: F.linear(t(2, 3, dtype=np.int64), t(4, 3)), TypeError, "floating"),
+        (lambda: F.linear("x", t(4, 3)), TypeError, "input must be a Tensor"),
+        (lambda: F.dropout(t(2), p=-0.1), ValueError, "between 0 and 1"),
+        (lambda: F.dropout(t(2, dtype=np.int64)), TypeError, "floating"),
+        (lambda: F.dropout3d(t(2, 3)), ValueError, "4-D or 5-D"),
+    ],
+)
+def test_functional_errors(call, error, match) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=match):
+        call()
 
 
 # --- activations ---------------------------------------------------------------------------

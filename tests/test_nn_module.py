@@ -81,8 +81,11 @@ def test_parameter_defaults_and_sharing() -> None:
     assert param.requires_grad and param.data is source.data
     assert not nn.Parameter(np.zeros(2), requires_grad=False).requires_grad
     assert repr(param).startswith("Parameter containing:\n")
+    param.grad = np.ones(3, np.float32)
     clone = copy.deepcopy(param)
     assert isinstance(clone, nn.Parameter) and clone.data is not param.data
+    np.testing.assert_array_equal(clone.grad, param.grad)
+    assert clone.grad is not param.grad
     assert isinstance(pickle.loads(pickle.dumps(param)), nn.Parameter)
 
 
@@ -409,3 +412,29 @@ def test_converted_torch_convnet_matches_end_to_end(
         assert_close(param.grad, torch_params[name].grad.numpy(), 1e-4, f"{name} gradient")
     for key, value in torch_state_as_numpy(theirs).items():
         assert_close(ours.state_dict()[key], value, 1e-5, key)
+
+
+def test_parameter_list_and_dict() -> None:
+    params = nn.ParameterList([np.ones(3, np.float32), nn.Parameter(np.zeros((2, 2), np.float32))])
+    params.append(cnnkit.tensor(np.ones(1, np.float32)))
+    assert len(params) == 3 and all(isinstance(p, nn.Parameter) for p in params)
+    assert params[0].requires_grad and isinstance(params[1:], nn.ParameterList)
+    torch_params = torch.nn.ParameterList([torch.ones(3), torch.zeros(2, 2), torch.ones(1)])
+    assert list(params.state_dict()) == list(torch_params.state_dict())
+    assert "(1): Parameter containing: [float32 of size 2x2]" in repr(params)
+    params[0] = np.full(3, 2.0, np.float32)
+    assert params[0].numpy()[0] == 2.0
+    with pytest.raises(TypeError, match="iterable"):
+        params.extend(cnnkit.tensor(np.ones(2, np.float32)))
+
+    table = nn.ParameterDict({"scale": np.ones(2, np.float32)})
+    table["shift"] = nn.Parameter(np.zeros(2, np.float32))
+    torch_table = torch.nn.ParameterDict({"scale": torch.ones(2), "shift": torch.zeros(2)})
+    assert list(table.state_dict()) == list(torch_table.state_dict())
+    assert "shift" in table and list(table) == ["scale", "shift"] and len(table) == 2
+    model = nn.Module()
+    model.extra = table
+    assert [name for name, _ in model.named_parameters()] == ["extra.scale", "extra.shift"]
+    assert isinstance(table.pop("scale"), nn.Parameter) and list(table.keys()) == ["shift"]
+    with pytest.raises(ValueError, match="element #0"):
+        table.update([("x",)])

@@ -50,8 +50,11 @@ def test_batch_norm_training_matches_torch(
     check_against_torch(ours, theirs, inputs)
 
 
+@pytest.mark.parametrize("grad", [True, [True, False, False], [False, True, False]])
 @pytest.mark.parametrize("shape", BATCH_SHAPES[1:3])
-def test_batch_norm_eval_matches_torch(shape: tuple[int, ...], rng: np.random.Generator) -> None:
+def test_batch_norm_eval_matches_torch(
+    shape: tuple[int, ...], grad: bool | list[bool], rng: np.random.Generator
+) -> None:
     channels = shape[1]
     mean, var = normal(rng, (channels,)), rng.uniform(0.5, 2, channels).astype(np.float32)
     inputs = [normal(rng, shape), normal(rng, (channels,)), normal(rng, (channels,))]
@@ -64,7 +67,7 @@ def test_batch_norm_eval_matches_torch(shape: tuple[int, ...], rng: np.random.Ge
         stats = torch.tensor(mean), torch.tensor(var)
         return torch.nn.functional.batch_norm(x, *stats, w, b, training=False, eps=1e-3)
 
-    check_against_torch(ours, theirs, inputs)
+    check_against_torch(ours, theirs, inputs, grad=grad)
 
 
 @given(
@@ -225,6 +228,62 @@ def test_group_norm_float64_finite_differences(rng: np.random.Generator) -> None
     )
 
 
+# --- instance norm -------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 5), (1, 2, 3, 2, 3)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_instance_norm_matches_torch(
+    shape: tuple[int, ...], affine: bool, rng: np.random.Generator
+) -> None:
+    channels = shape[1]
+    inputs = [normal(rng, shape, loc=2.0)]
+    if affine:
+        inputs += [normal(rng, (channels,)), normal(rng, (channels,))]
+    running = [normal(rng, (channels,)), rng.uniform(0.5, 2, channels).astype(np.float32)]
+    ours_stats = [cnnkit.tensor(a.copy()) for a in running]
+    torch_stats = [torch.tensor(a.copy()) for a in running]
+
+    def ours(x, *params):  # type: ignore[no-untyped-def]
+        return F.instance_norm(x, *ours_stats, *params, momentum=0.3)
+
+    def theirs(x, *params):  # type: ignore[no-untyped-def]
+        return torch.nn.functional.instance_norm(x, *torch_stats, *params, momentum=0.3)
+
+    check_against_torch(ours, theirs, inputs)
+    for our_stat, torch_stat in zip(ours_stats, torch_stats, strict=True):
+        np.testing.assert_allclose(our_stat.numpy(), torch_stat.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("track_running_stats", [True, False])
+def test_instance_norm2d_layer_over_steps_and_eval(
+    track_running_stats: bool, rng: np.random.Generator
+) -> None:
+    kwargs = dict(affine=True, track_running_stats=track_running_stats)
+    ours, theirs = nn.InstanceNorm2d(3, **kwargs), torch.nn.InstanceNorm2d(3, **kwargs)
+    assert repr(ours) == repr(theirs) and list(ours.state_dict()) == list(theirs.state_dict())
+    for step in range(3):
+        x = normal(rng, (2, 3, 4, 4), loc=step)
+        expected = theirs(torch.from_numpy(x)).detach().numpy()
+        np.testing.assert_allclose(ours(cnnkit.tensor(x)).numpy(), expected, atol=1e-5)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[key], value.numpy(), rtol=1e-5, err_msg=key)
+    ours.eval()
+    theirs.eval()
+    check_against_torch(ours, theirs, [normal(rng, (3, 4, 5))])  # unbatched (C, H, W)
+
+
+def test_instance_norm_errors_and_warning() -> None:
+    with pytest.raises(ValueError, match="more than 1 spatial element"):
+        F.instance_norm(t(2, 3, 1))
+    with pytest.raises(ValueError, match="at least 3 dimensions"):
+        F.instance_norm(t(2, 3))
+    with pytest.raises(ValueError, match=r"expected 3D or 4D input \(got 2D"):
+        nn.InstanceNorm2d(3)(t(2, 3))
+    with pytest.raises(ValueError, match="to match num_features"):
+        nn.InstanceNorm1d(4, affine=True)(t(2, 3, 5))
+    with pytest.warns(UserWarning, match="to match num_features"):
+        nn.InstanceNorm1d(4)(t(2, 3, 5))
+
+
 # --- layer norm ----------------------------------------------------------------------------
 @given(
     leading=st.sampled_from([(), (3,), (2, 3)]),
@@ -274,6 +333,37 @@ def test_constant_input_normalises_to_bias() -> None:
     np.testing.assert_array_equal(layer_out, expected)
 
 
+# --- local response norm -------------------------------------------------------------------
+@given(
+    size=st.integers(1, 6),
+    channels=st.integers(1, 7),
+    spatial=st.sampled_from([(4,), (3, 2), (2, 2, 2)]),
+    alpha=st.sampled_from([1e-4, 0.5, 2.0]),
+    beta=st.sampled_from([0.75, 0.5, 1.3]),
+    k=st.sampled_from([1.0, 2.0]),
+)
+def test_local_response_norm_matches_torch(
+    size: int, channels: int, spatial: tuple[int, ...], alpha: float, beta: float, k: float
+) -> None:
+    rng = np.random.default_rng(size * 10 + channels)
+    x = normal(rng, (2, channels, *spatial))
+    check_against_torch(
+        lambda a: F.local_response_norm(a, size, alpha, beta, k),
+        lambda a: torch.nn.functional.local_response_norm(a, size, alpha, beta, k),
+        [x],
+        seed=5,
+    )
+
+
+def test_local_response_norm_layer_and_finite_differences(rng: np.random.Generator) -> None:
+    ours, theirs = nn.LocalResponseNorm(3, alpha=0.3), torch.nn.LocalResponseNorm(3, alpha=0.3)
+    assert repr(ours) == repr(theirs)
+    check_against_torch(ours, theirs, [normal(rng, (2, 5, 3, 3))])
+    check_gradients(
+        lambda a: F.local_response_norm(a, 4, 0.5, 0.75, 1.5), [rng.standard_normal((2, 6, 3))]
+    )
+
+
 # --- errors --------------------------------------------------------------------------------
 def t(*shape: int) -> cnnkit.Tensor:
     return cnnkit.tensor(np.zeros(shape, np.float32))
@@ -315,6 +405,9 @@ def t(*shape: int) -> cnnkit.Tensor:
         (lambda: nn.BatchNorm2d(0), ValueError, "num_features"),
         (lambda: nn.BatchNorm2d(3, momentum=2), ValueError, "momentum"),
         (lambda: nn.GroupNorm(4, 6), ValueError, "divisible by num_groups"),
+        (lambda: F.local_response_norm(t(2, 3), 2), ValueError, "3D or higher"),
+        (lambda: F.local_response_norm(t(2, 3, 4), 0), ValueError, "size must be a positive"),
+        (lambda: nn.LocalResponseNorm(-1), ValueError, "size must be a positive"),
         (lambda: nn.GroupNorm(0, 6), ValueError, "num_groups"),
         (lambda: nn.LayerNorm([3, 0]), ValueError, "normalized_shape"),
         (lambda: nn.LayerNorm(3, eps=-1.0), ValueError, "eps"),

@@ -32,6 +32,13 @@ def positive(shape, seed, dtype=np.float32):
     return np.random.default_rng(seed).uniform(0.2, 3.0, shape).astype(dtype)
 
 
+def bounded(limit):
+    """An input maker for uniform values in ``(-limit, limit)``."""
+    return lambda shape, seed, dtype=np.float32: (
+        np.random.default_rng(seed).uniform(-limit, limit, shape).astype(dtype)
+    )
+
+
 def scaled(scale):
     """An input maker for normal values times ``scale`` (to reach the saturated regions)."""
     return lambda shape, seed, dtype=np.float32: normal(shape, seed, dtype, scale)
@@ -47,18 +54,26 @@ UNARY = {
     "abs": (ops.abs, torch.abs, normal),
     "relu": (F.relu, TF.relu, normal),
     "sigmoid": (F.sigmoid, torch.sigmoid, scaled(8)),
-    # beyond |x| ~ 5, 1 - tanh(x)^2 is a few float32 ulps of tanh and no longer comparable
-    "tanh": (F.tanh, torch.tanh, scaled(2)),
+    # beyond |x| ~ 3, 1 - tanh(x)^2 is a few float32 ulps of tanh: rounding noise, not a test
+    "tanh": (F.tanh, torch.tanh, bounded(3)),
     "silu": (F.silu, TF.silu, scaled(4)),
-    "gelu": (F.gelu, TF.gelu, scaled(3)),
+    # further left, gelu' = cdf + x pdf cancels to a few float32 ulps (in torch too)
+    "gelu": (F.gelu, TF.gelu, bounded(4)),
     "gelu_tanh": (
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: TF.gelu(x, approximate="tanh"),
-        scaled(3),
+        bounded(2),
     ),
     "elu": (F.elu, TF.elu, normal),
     "leaky_relu": (F.leaky_relu, TF.leaky_relu, normal),
     "softplus": (F.softplus, TF.softplus, scaled(10)),
+    "hardtanh": (F.hardtanh, TF.hardtanh, scaled(2)),
+    "relu6": (F.relu6, TF.relu6, scaled(5)),
+    "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid, scaled(4)),
+    "hardswish": (F.hardswish, TF.hardswish, scaled(4)),
+    "mish": (F.mish, TF.mish, bounded(4)),
+    "logsigmoid": (F.logsigmoid, TF.logsigmoid, scaled(5)),
+    "softsign": (F.softsign, TF.softsign, scaled(3)),
 }
 
 
@@ -98,13 +113,18 @@ def test_parametrised_activations(shape, seed, slope, alpha, beta, threshold):
     )
 
 
-def test_activation_gradients_at_zero_match_torch():
-    x = np.array([0.0, -0.0, 1.0, -1.0], np.float32)
+def test_activation_gradients_at_kinks_match_torch():
+    x = np.array([0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5], np.float32)
     for ours, theirs in [
         (F.relu, TF.relu),
         (F.leaky_relu, TF.leaky_relu),
         (F.elu, TF.elu),
         (lambda t: ops.abs(t), torch.abs),
+        (F.hardtanh, TF.hardtanh),
+        (F.relu6, TF.relu6),
+        (F.hardsigmoid, TF.hardsigmoid),
+        (F.hardswish, TF.hardswish),
+        (lambda t: F.hardtanh(t, -3.0, 2.5), lambda t: TF.hardtanh(t, -3.0, 2.5)),
     ]:
         check_against_torch(ours, theirs, [x])
 
@@ -115,6 +135,14 @@ def test_activations_stay_finite_for_huge_inputs():
         if name in ("log", "sqrt", "exp"):
             continue
         check_against_torch(ours, theirs, [x])
+
+
+def test_gelu_follows_torchs_float32_kernels_in_the_tails():
+    tail = np.linspace(-5.0, -2.0, 64, dtype=np.float32)
+    check_against_torch(F.gelu, TF.gelu, [tail])  # contiguous: torch's vectorised erf
+    check_against_torch(F.gelu, TF.gelu, [tail[:1]])  # one element: its accurate scalar erf
+    grid = np.repeat(tail[:, None], 3, axis=1)
+    check_against_torch(lambda t: F.gelu(t.T), lambda t: TF.gelu(t.T), [grid])  # strided view
 
 
 def test_erf_is_accurate_in_float64():
@@ -248,9 +276,9 @@ def test_reduction_over_dims_matches_torch(name, case, seed):
     if name in ("var", "std"):  # fewer than 2 elements give nan with Bessel's correction
         shape = tuple(max(size, 2) for size in shape)
     ours, theirs = REDUCTIONS[name]
-    check_against_torch(
-        lambda t: ours(t, dims, keepdim), lambda t: theirs(t, dims, keepdim), [normal(shape, seed)]
-    )
+    # positive inputs: a sum that cancels to ~0 would compare only float32 summation orders
+    x = positive(shape, seed)
+    check_against_torch(lambda t: ours(t, dims, keepdim), lambda t: theirs(t, dims, keepdim), [x])
 
 
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
@@ -262,7 +290,7 @@ def test_reduction_gradient_finite_differences(name):
 
 @given(shape=shapes, seed=seeds)
 def test_whole_tensor_reductions_match_torch(shape, seed):
-    x = normal(shape, seed)
+    x = positive(shape, seed)
     for name in ("sum", "mean", "max", "min", "amax", "amin"):
         check_against_torch(
             lambda t, n=name: getattr(t, n)(), lambda t, n=name: getattr(t, n)(), [x]
@@ -330,7 +358,8 @@ def test_reductions_of_integers_keep_integer_dtype():
 
 # --- softmax ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
-@given(case=shape_and_dims(), seed=seeds, scale=st.sampled_from([1.0, 30.0]))
+# Saturated logits (tested on their own below) make float32 gradients mostly rounding noise.
+@given(case=shape_and_dims(), seed=seeds, scale=st.sampled_from([1.0, 2.0]))
 def test_softmax_matches_torch(name, case, seed, scale):
     shape, dims, _ = case
     ours, theirs = getattr(F, name), getattr(TF, name)
@@ -469,10 +498,11 @@ def test_split_and_chunk_match_torch(shape, seed, data):
         assert [p.shape for p in ours(cnnkit.tensor(x))] == [
             tuple(p.shape) for p in theirs(torch.tensor(x))
         ]
-        weights = [float(i + 1) for i in range(len(ours(cnnkit.tensor(x))))]
+        # each piece scaled differently and laid out flat, so a gradient sent to the wrong piece
+        # or place shows up
         check_against_torch(
-            lambda t, f=ours, w=weights: sum(c * p.sum() for c, p in zip(w, f(t), strict=True)),
-            lambda t, f=theirs, w=weights: sum(c * p.sum() for c, p in zip(w, f(t), strict=True)),
+            lambda t, f=ours: cnnkit.cat([p.reshape(-1) * (i + 1.0) for i, p in enumerate(f(t))]),
+            lambda t, f=theirs: torch.cat([p.reshape(-1) * (i + 1.0) for i, p in enumerate(f(t))]),
             [x],
         )
 
@@ -632,6 +662,10 @@ def test_functional_activation_argument_errors():
         F.softmax(x, dim=1.0)
     with pytest.raises(TypeError, match="floating-point"):
         F.gelu(cnnkit.tensor([1, 2]))
+    with pytest.raises(ValueError, match="min_val=2.0, max_val=1.0"):
+        F.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(TypeError, match="min_val"):
+        F.hardtanh(x, None)
     with pytest.raises(TypeError, match="input must be a Tensor"):
         F.relu("x")
 

@@ -214,6 +214,20 @@ def test_bool_with_int_promotes_to_int64():
     assert (cnnkit.tensor([True, False]) * True).dtype == np.bool_
 
 
+def test_cat_and_stack_promote_like_torch():
+    ints, floats = np.array([1, 2]), np.array([0.5], np.float32)
+    for join in ("cat", "stack"):
+        pieces = [ints, ints] if join == "stack" else [ints, floats]
+        ours = getattr(cnnkit, join)([cnnkit.tensor(p) for p in pieces])
+        theirs = getattr(torch, join)([torch.tensor(p) for p in pieces])
+        assert ours.dtype == np.dtype(str(theirs.dtype).removeprefix("torch."))
+    x = cnnkit.tensor([1.0], requires_grad=True)
+    joined = cnnkit.cat([x, cnnkit.tensor(np.array([2.0]))])
+    assert joined.dtype == np.float64
+    joined.sum().backward()
+    assert x.grad.dtype == np.float32
+
+
 def test_integer_division_gives_float32():
     assert (cnnkit.tensor([1, 2]) / cnnkit.tensor([2, 2])).dtype == np.float32
 
@@ -266,6 +280,7 @@ def test_tensor_methods_delegate_to_ops():
     assert bool((x >= 0).all()) and not bool((x < 0).any())
     np.testing.assert_array_equal(x.where(x > 2, -1.0).numpy(), [[-1, -1, -1], [3, 4, 5]])
     np.testing.assert_array_equal(x.pow(2).numpy(), np.arange(6.0).reshape(2, 3) ** 2)
+    np.testing.assert_array_equal(abs(-x).numpy(), x.neg().abs().numpy())
 
 
 # --- factories and the library-wide random generator --------------------------------------------
@@ -382,3 +397,15 @@ def test_cat_stack_split_chunk_match_torch_on_examples():
     check_against_torch(lambda x: cnnkit.stack([x, x], 2), lambda x: torch.stack([x, x], 2), [a])
     for pieces in (cnnkit.split(cnnkit.tensor(a), 2, 1), cnnkit.chunk(cnnkit.tensor(a), 2, 1)):
         assert [p.shape for p in pieces] == [(2, 2), (2, 1)]
+
+
+@pytest.mark.parametrize(
+    "module", [cnnkit.functions, cnnkit.nn.functional.activation], ids=lambda m: m.__name__
+)
+def test_docstring_examples_run(module):
+    import doctest
+
+    failures, attempted = doctest.testmod(
+        module, extraglobs={"cnnkit": cnnkit, "F": F}, raise_on_error=False
+    )
+    assert attempted > 0 and failures == 0

@@ -53,17 +53,18 @@ def _batches(name: str, batch: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(shape).astype(dtype), labels.reshape(STEPS, batch)
 
 
-def _optimizers(kind: str, ours, twin):
+def _optimizers(kind: str, ours, twin, dtype):
     if kind == "sgd":
         options = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
         return optim.SGD(ours.parameters(), **options), torch.optim.SGD(
             twin.parameters(), **options
         )
-    # eps=1e-6 rather than 1e-8: Adam's first steps map every gradient to about +-lr, so an
-    # entry whose float32 gradient is pure rounding noise (~1e-9, from cancellation in a sum)
-    # would move by +-lr on a coin flip that no two GEMMs call the same way. The larger eps
-    # damps only those entries; the update rule under test is unchanged.
-    options = {"lr": 2e-3, "weight_decay": 1e-2, "eps": 1e-6}
+    # In float32, eps=1e-6 rather than 1e-8: Adam's first steps map every gradient to about
+    # +-lr, so an entry whose float32 gradient is pure rounding noise (~1e-9, from cancellation
+    # in a sum) would move by +-lr on a coin flip that no two GEMMs call the same way. The
+    # larger eps damps only those entries; float64 runs keep torch's default eps.
+    eps = 1e-6 if dtype == np.float32 else 1e-8
+    options = {"lr": 2e-3, "weight_decay": 1e-2, "eps": eps}
     return optim.AdamW(ours.parameters(), **options), torch.optim.AdamW(
         twin.parameters(), **options
     )
@@ -73,7 +74,7 @@ def _optimizers(kind: str, ours, twin):
 # amplifies last-bit differences (reduction order in convolutions) chaotically after a few
 # dozen steps; float64 shows that the arithmetic is the same.
 @pytest.mark.parametrize(("name", "dtype", "batch"), [
-    ("lenet5", np.float32, 16), ("resnet20", np.float64, 8),
+    ("lenet5", np.float32, 16), ("lenet5", np.float64, 16), ("resnet20", np.float64, 4),
 ])  # fmt: skip
 @pytest.mark.parametrize("kind", ["sgd", "adamw"])
 def test_training_trajectory_matches_torch(name, dtype, batch, kind):
@@ -87,7 +88,7 @@ def test_training_trajectory_matches_torch(name, dtype, batch, kind):
         ours.double()
     ours.train()
     images, labels = _batches(name, batch, dtype)
-    our_opt, torch_opt = _optimizers(kind, ours, twin)
+    our_opt, torch_opt = _optimizers(kind, ours, twin, dtype)
     for step in range(STEPS):
         loss = F.cross_entropy(ours(cnnkit.Tensor(images[step])), cnnkit.Tensor(labels[step]))
         our_opt.zero_grad()
@@ -145,17 +146,22 @@ def test_truncated_foreign_and_missing_files_give_clear_errors(tmp_path):
         load_weights(tmp_path / "absent.safetensors")
 
 
-def test_weights_file_loads_in_pytorch(tmp_path):
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_weights_file_round_trips_and_loads_in_pytorch(tmp_path, name):
     from safetensors.torch import load_file
 
-    model = models.LeNet5()
-    save_weights(tmp_path / "w.safetensors", model.state_dict(), {"model": "lenet5"})
-    twin = torch_twins.LeNet5()
-    twin.load_state_dict(load_file(tmp_path / "w.safetensors"))
-    np.testing.assert_array_equal(twin.features[0].weight.detach().numpy(),
-                                  model.features[0].weight.data)  # fmt: skip
-    _, tags = load_weights(tmp_path / "w.safetensors")
-    assert tags["model"] == "lenet5"
+    model = models.get_model(name, 10, 1)
+    path = tmp_path / "w.safetensors"
+    save_weights(path, model.state_dict(), {"model": name})
+    weights, tags = load_weights(path)
+    assert tags["model"] == name
+    for key, value in model.state_dict().items():  # 0-d num_batches_tracked stays 0-d
+        assert weights[key].shape == value.shape and weights[key].dtype == value.dtype, key
+    models.get_model(name, 10, 1).load_state_dict(weights)
+    twin = torch_twins.TWINS[name](10, 1)
+    twin.load_state_dict(load_file(path))
+    for key, value in twin.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), model.state_dict()[key], err_msg=key)
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tmp_path):

@@ -263,7 +263,8 @@ class Tensor:
             if grad is None:
                 continue
             if node._backward is None:
-                node.grad = grad.copy() if node.grad is None else node.grad + grad
+                grad = grad.astype(node.data.dtype, copy=node.grad is None)
+                node.grad = grad if node.grad is None else node.grad + grad
                 continue
             parent_grads = node._backward(grad)
             for parent, parent_grad in zip(node._parents, parent_grads, strict=True):
@@ -312,6 +313,9 @@ class Tensor:
     def __neg__(self) -> Tensor:
         return _ops.neg(self)
 
+    def __abs__(self) -> Tensor:
+        return _ops.abs(self)
+
     def __matmul__(self, other: Any) -> Tensor:
         return _ops.matmul(self, other)
 
@@ -351,6 +355,9 @@ class Tensor:
 
     def abs(self) -> Tensor:
         return _ops.abs(self)
+
+    def neg(self) -> Tensor:
+        return _ops.neg(self)
 
     def pow(self, exponent: Any) -> Tensor:
         return _ops.pow(self, exponent)

@@ -1,9 +1,10 @@
-"""Instance masks by centre-based grouping: a semantic mask split at the detected centres.
+"""Instance masks by centre-based grouping: a foreground mask split at the detected centres.
 
-Each pixel of class ``c`` (semantic label ``1 + c``) goes to a confident detection of class
-``c`` whose box contains it; among several, the one whose centre is nearest in box-normalised
-distance. A detection below ``min_score`` does not compete for pixels: its mask is the pixels
-of its class inside its box (it only matters at the low-score end of the precision curve).
+Each foreground pixel goes to a confident detection whose box contains it; among several, the
+one whose centre is nearest in box-normalised distance. The class comes from the detector, so
+the segmentation only has to say "object or not" (a semantic map works too: any label > 0 is
+foreground). A detection below ``min_score`` does not compete for pixels: its mask is the
+foreground inside its box (it only matters at the low-score end of the precision curve).
 """
 
 from __future__ import annotations
@@ -16,22 +17,22 @@ __all__ = ["group_instances"]
 
 
 def group_instances(
-    semantic: Any, detections: dict[str, np.ndarray], min_score: float = 0.3
+    foreground: Any, detections: dict[str, np.ndarray], min_score: float = 0.3
 ) -> np.ndarray:
-    """Per-detection masks from a semantic label map.
+    """Per-detection masks from a foreground (or semantic label) map.
 
     Args:
-        semantic: int ``(H, W)`` labels, 0 = background, ``1 + class``.
+        foreground: ``(H, W)``, nonzero on objects (bool, or semantic labels with 0 =
+            background).
         detections: ``boxes`` ``(D, 4)`` xyxy, ``scores`` ``(D,)``, ``labels`` ``(D,)``.
         min_score: detections at least this confident share out their class's pixels.
 
     Returns:
         bool ``(D, H, W)``, in the order of the detections.
     """
-    semantic = np.asarray(semantic)
-    height, width = semantic.shape
+    foreground = np.asarray(foreground) > 0
+    height, width = foreground.shape
     boxes = np.asarray(detections["boxes"], dtype=np.float64).reshape(-1, 4)
-    labels = np.asarray(detections["labels"])
     scores = np.asarray(detections["scores"])
     masks = np.zeros((len(boxes), height, width), dtype=bool)
     # Pixel centres, so a pixel is inside a box when its centre is.
@@ -43,8 +44,7 @@ def group_instances(
         & (ys >= boxes[:, 1, None, None])
         & (ys < boxes[:, 3, None, None])
     )
-    of_class = semantic[None] == (labels[:, None, None] + 1)
-    candidates = inside & of_class
+    candidates = inside & foreground[None]
     confident = scores >= min_score
     masks[~confident] = candidates[~confident]
     if confident.any():

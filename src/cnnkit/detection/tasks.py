@@ -3,13 +3,15 @@
 Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnkit predict``):
 
 - ``train_task(task, *, epochs, batch_size, lr, seed, output_dir, limit=None, threads=None,
-  ...) -> dict`` trains ``task`` (``"segment"``: U-Net, per-pixel cross-entropy over background
-  + 10 digits; ``"detect"``: CenterNet; ``"instance"``: CenterNet with a semantic head, masks by
-  centre-based grouping) on freshly generated training scenes each epoch (``limit`` caps the
-  scenes per epoch), evaluates on the validation split every epoch and on the test split at
-  the end, and returns the final test metrics (also in ``run.json``). ``output_dir`` receives
-  the same files as a classification run: ``run.json`` (config, per-epoch history, result),
-  ``model.safetensors``, ``checkpoint.safetensors`` and ``curves.png``.
+  ...) -> dict`` trains ``task`` on freshly generated training scenes each epoch (``limit``
+  caps the scenes per epoch; ``fresh_scenes=False`` reuses the same ones), evaluates on the
+  validation split every epoch and on the test split at the end, and returns the final test
+  metrics (also in ``run.json``). Tasks: ``"segment"``: U-Net, per-pixel cross-entropy over
+  background + 10 digits plus cross-entropy over the digits on digit pixels; ``"detect"``:
+  CenterNet; ``"instance"``: CenterNet with a foreground head, masks by centre-based grouping.
+  ``output_dir`` receives the same files as a classification run: ``run.json`` (config,
+  per-epoch history, result), ``model.safetensors``, ``checkpoint.safetensors`` and
+  ``curves.png``.
 - ``predict_task(run_dir, image_paths, output_path) -> list[dict]`` runs a trained model on
   image files and draws boxes with labels and scores, or coloured masks, onto each image
   (several images: ``output_path`` is a directory). Returns the predictions per image.
@@ -64,9 +66,10 @@ __all__ = [
 
 TASKS = ("segment", "detect", "instance")
 SEMANTIC_CLASSES = 1 + len(SCENE_CLASSES)
+IGNORE_INDEX = -100
 PRIMARY_METRIC = {"segment": "miou", "detect": "map_50", "instance": "mask_map_50"}
-# Instance masks are only as good as the semantic mask they are cut from: weigh it up.
-SEMANTIC_LOSS_WEIGHT = 2.0
+# Instance masks are only as good as the foreground mask they are cut from: weigh it up.
+FOREGROUND_LOSS_WEIGHT = 2.0
 
 
 @dataclasses.dataclass
@@ -76,13 +79,16 @@ class TaskConfig:
     task: str
     epochs: int = 10
     batch_size: int = 32
-    lr: float = 3e-3
+    lr: float = 1e-2
     seed: int = 0
     scenes: int = 2000
     val_scenes: int = 300
     test_scenes: int = 1000
     size: int = 64
     max_objects: int = 3
+    scale_min: int = 22
+    scale_max: int = 36
+    fresh_scenes: bool = True
     base_channels: int = 8
     depth: int = 3
     context: bool = False
@@ -94,7 +100,9 @@ def build_model(config: TaskConfig) -> nn.Module:
     """The network of ``config.task`` (see the module docstring)."""
     if config.task == "segment":
         return UNet(1, SEMANTIC_CLASSES, config.base_channels, config.depth, config.context)
-    semantic = SEMANTIC_CLASSES if config.task == "instance" else 0
+    # Instances take their class from the detector: the mask head only separates objects
+    # from the background.
+    semantic = 2 if config.task == "instance" else 0
     return CenterNet(
         len(SCENE_CLASSES), 1, config.base_channels, config.depth, config.stride, semantic
     )
@@ -105,7 +113,14 @@ def _task_loss(
 ) -> Tensor:
     out = model(Tensor(images))
     if config.task == "segment":
-        return F.cross_entropy(out, scenes.semantic[batch])
+        semantic = scenes.semantic[batch]
+        # Digits cover ~5% of the pixels, so in the plain per-pixel loss the background
+        # drowns out which digit a pixel belongs to; a second cross-entropy over the digit
+        # logits of the digit pixels only gives that question its own weight.
+        digit = np.where(semantic > 0, semantic - 1, IGNORE_INDEX)
+        return F.cross_entropy(out, semantic) + F.cross_entropy(
+            out[:, 1:], digit, ignore_index=IGNORE_INDEX
+        )
     heatmap = out["heatmap"]
     targets = centernet_targets(
         [scenes.boxes[i, : scenes.counts[i]] for i in batch],
@@ -116,8 +131,8 @@ def _task_loss(
     )
     loss, _ = centernet_loss(heatmap, out["box"], targets)
     if config.task == "instance":
-        loss = loss + SEMANTIC_LOSS_WEIGHT * F.cross_entropy(
-            out["semantic"], scenes.semantic[batch]
+        loss = loss + FOREGROUND_LOSS_WEIGHT * F.cross_entropy(
+            out["semantic"], (scenes.semantic[batch] > 0).astype(np.int64)
         )
     return loss
 
@@ -128,8 +143,9 @@ def predict_arrays(
     """Predictions for float32 images ``(N, 1, H, W)`` in [0, 1].
 
     Returns:
-        Per image: ``semantic`` ``(H, W)`` labels (segment, instance), ``boxes``, ``scores``,
-        ``labels`` (detect, instance) and ``masks`` ``(D, H, W)`` (instance).
+        Per image: ``semantic`` ``(H, W)`` labels (segment), ``boxes``, ``scores``,
+        ``labels`` (detect, instance), ``foreground`` ``(H, W)`` and ``masks`` ``(D, H, W)``
+        (instance).
     """
     model.eval()
     results: list[dict[str, np.ndarray]] = []
@@ -147,7 +163,7 @@ def predict_arrays(
                 for detection, semantic in zip(
                     detections, out["semantic"].data.argmax(1), strict=True
                 ):
-                    detection["semantic"] = semantic
+                    detection["foreground"] = semantic > 0
                     detection["masks"] = group_instances(semantic, detection)
             results += detections
     return results
@@ -175,7 +191,14 @@ def evaluate_task(config: TaskConfig, model: nn.Module, scenes: Scenes) -> dict[
 
 
 def _scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
-    return Scenes(split, count, config.size, config.max_objects, seed=seed)
+    return Scenes(
+        split,
+        count,
+        config.size,
+        config.max_objects,
+        (config.scale_min, config.scale_max),
+        seed=seed,
+    )
 
 
 def _write_run(run_dir: Path, config: TaskConfig, history: list, result: dict | None) -> None:
@@ -249,8 +272,10 @@ def train_task(
     shuffle = np.random.default_rng(seed)
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        # A fresh set of training scenes every epoch: the generator is an endless data source.
-        train = _scenes(config, "train", config.scenes, seed * 100_003 + epoch)
+        # By default a fresh set of training scenes every epoch: the generator is an endless
+        # data source, so the model never sees a scene twice.
+        if config.fresh_scenes or epoch == 1:
+            train = _scenes(config, "train", config.scenes, seed * 100_003 + epoch)
         order = shuffle.permutation(len(train))
         model.train()
         losses = []
@@ -297,7 +322,14 @@ def load_task_run(run_dir: str | os.PathLike[str]) -> tuple[TaskConfig, nn.Modul
     config = TaskConfig(**record["config"])
     model = build_model(config)
     state, _ = load_weights(run_dir / WEIGHTS_FILE)
-    model.load_state_dict(state)
+    # safetensors gives 0-d buffers (BatchNorm's num_batches_tracked) back as shape (1,).
+    shapes = {name: tuple(value.shape) for name, value in model.state_dict().items()}
+    model.load_state_dict(
+        {
+            name: value.reshape(shapes[name]) if value.size == 1 and name in shapes else value
+            for name, value in state.items()
+        }
+    )
     model.eval()
     return config, model
 
@@ -432,7 +464,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     add_task_arguments(train)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=3e-3)
+    train.add_argument("--lr", type=float, default=TaskConfig.lr)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--limit", type=int, default=None)
     train.add_argument("--threads", type=int, default=None)

@@ -33,4 +33,5 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        return (Parameter, (self.data, self.requires_grad))
+        # (no __dict__ state, slot state): copies and pickles keep the gradient, as torch's do.
+        return (Parameter, (self.data, self.requires_grad), (None, {"grad": self.grad}))

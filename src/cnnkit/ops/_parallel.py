@@ -8,8 +8,10 @@ oversubscription of ``workers x BLAS threads``.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -21,6 +23,9 @@ Result = TypeVar("Result")
 _num_threads = os.cpu_count() or 1
 _controller = ThreadpoolController()  # scans the loaded BLAS libraries once, not per call
 _pool: ThreadPoolExecutor | None = None
+_blas_lock = threading.Lock()
+_blas_users = 0  # parallel_map calls in flight (from any thread) that need BLAS at one thread
+_blas_limiter: object = None
 
 
 def set_num_threads(num_threads: int) -> None:
@@ -51,8 +56,30 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item]) -> l
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="cnnkit")
-    with _controller.limit(limits=1, user_api="blas"):
+    with _single_threaded_blas():
         futures = [_pool.submit(function, item) for item in items[1:]]
         results = [function(items[0])]
         results.extend(future.result() for future in futures)
     return results
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS at one thread while any caller, from any thread, is inside; restored after the last.
+
+    A plain nested ``threadpool_limits`` from two threads at once could restore in the wrong
+    order and leave BLAS at one thread for good.
+    """
+    global _blas_users, _blas_limiter
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_limiter = _controller.limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()  # type: ignore[attr-defined]
+                _blas_limiter = None

@@ -36,6 +36,15 @@ def dtype_kind(dtype: np.dtype) -> int:
 _KIND_RANK = {"b": 0, "i": 1, "u": 1, "f": 2}
 
 
+def promote_dtypes(a: np.dtype, b: np.dtype) -> np.dtype:
+    """The dtype of an op on two dimensioned tensors: the higher kind wins (int64 + float32
+    is float32, as in PyTorch, not float64 as in NumPy); within a kind, the wider."""
+    kind_a, kind_b = dtype_kind(a), dtype_kind(b)
+    if kind_a != kind_b:
+        return a if kind_a > kind_b else b
+    return np.promote_types(a, b)
+
+
 def scalar_kind(value: bool | int | float) -> int:
     return 0 if isinstance(value, bool) else 1 if isinstance(value, int) else 2
 

@@ -10,9 +10,13 @@ Work. im2col is built in pieces of about one L2 cache into a reused buffer, and 
 consumes each piece while it is hot: the whole im2col matrix of a batch never exists. The
 batch is split between threads (``_parallel.parallel_map``).
 
-Gradients. conv's input gradient is, at stride 1, a convolution of the padded output gradient
-with the flipped weight; at larger strides a GEMM followed by col2im (a loop over kernel
-offsets). Its weight gradient is im2col(input)^T @ grad, piece by piece. The transposed
+A 1x1, stride-1 convolution of a contiguous NCHW array skips all of this: per-sample matrix
+products (C_out, C_in) @ (C_in, H*W) read and write NCHW directly.
+
+Gradients. conv's input gradient is, at stride 1 when out/groups <= in/groups (or 1x1), a
+convolution of the padded output gradient with the flipped weight; otherwise a GEMM followed
+by col2im (a loop over kernel offsets), whichever moves fewer values. Its weight gradient
+is im2col(input)^T @ grad, piece by piece. The transposed
 convolution is the adjoint of a convolution, so it reuses the same three kernels: its forward
 is conv's input gradient, its input gradient is conv's forward, its weight gradient is conv's
 weight gradient with input and output swapped. Depthwise convolutions (one input channel per
@@ -41,6 +45,7 @@ _CHUNK_BYTES = 1 << 20  # one im2col piece: about the 1 MiB L2 cache of a core
 _MIN_PARALLEL_BYTES = 1 << 18  # below this much work, threads cost more than they save
 _PAGE_BYTES = 4096
 _TRANSPOSE_BLOCK = 8  # channels copied together when transposing NCHW -> NHWC
+_NARROW_CHANNELS = 3  # inputs with this few channels use the channel-major im2col
 
 Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
 
@@ -166,7 +171,7 @@ def _tap_slices(
 # --- work splitting ---------------------------------------------------------------------------
 def _split_batch(batch: int, work_bytes: int) -> list[range]:
     """Contiguous sample ranges, one per thread (one range when the work is small)."""
-    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else min(get_num_threads(), batch)
+    threads = 1 if work_bytes < _MIN_PARALLEL_BYTES else max(1, min(get_num_threads(), batch))
     bounds = [batch * t // threads for t in range(threads + 1)]
     return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
 
@@ -194,6 +199,30 @@ def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
     return (n1 - n0) * (r1 - r0) * math.prod(out_size[1:])
 
 
+def _piece_buffer(
+    chunks: Sequence[Chunk], out_size: Sequence[int], row_length: int, dtype: np.dtype
+) -> np.ndarray:
+    """One buffer, reused for every piece, big enough for the largest."""
+    rows = max((_chunk_rows(c, out_size) for c in chunks), default=0)
+    return np.empty(rows * row_length, dtype)
+
+
+def _im2col_piece(
+    windows: np.ndarray, chunk: Chunk, group: int, in_per_group: int, buffer: np.ndarray
+) -> np.ndarray:
+    """The (rows, prod(K) * in_per_group) im2col matrix of one piece and channel group."""
+    n0, n1, r0, r1 = chunk
+    channels = slice(group * in_per_group, (group + 1) * in_per_group)
+    block = windows[n0:n1, r0:r1, ..., channels]
+    d = (windows.ndim - 2) // 2
+    rows, row_length = math.prod(block.shape[: d + 1]), math.prod(block.shape[d + 1 :])
+    if block.flags.c_contiguous:  # 1x1 stride-1 kernels: the input already is the matrix
+        return block.reshape(rows, row_length)
+    columns = buffer[: rows * row_length].reshape(block.shape)
+    np.copyto(columns, block)
+    return columns.reshape(rows, row_length)
+
+
 # --- dense kernels (GEMM) ---------------------------------------------------------------------
 def _conv_cl(
     xp: np.ndarray,
@@ -218,19 +247,13 @@ def _conv_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             out_rows = out[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:  # 1x1 stride-1 kernels: im2col is the input
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 target = out_rows[:, g * out_per_group : (g + 1) * out_per_group]
                 np.matmul(columns, matrices[g], out=target)
             if bias is not None:
@@ -256,19 +279,13 @@ def _conv_weight_grad_cl(
     def run(samples: range) -> np.ndarray:
         total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
         chunks = _chunks(samples, out_size, row_bytes)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, xp.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
             for g in range(groups):
-                block = windows[n0:n1, r0:r1, ..., g * in_per_group : (g + 1) * in_per_group]
-                if block.flags.c_contiguous:
-                    columns = block.reshape(rows, row_length)
-                else:
-                    columns = buffer[: rows * row_length].reshape(block.shape)
-                    np.copyto(columns, block)
-                    columns = columns.reshape(rows, row_length)
+                columns = _im2col_piece(windows, chunk, g, in_per_group, buffer)
                 total[g] += columns.T @ grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
         return total
 
@@ -323,7 +340,7 @@ def _col2im_input_grad_cl(
 
     def run(samples: range) -> None:
         chunks = _chunks(samples, out_size, row_length * itemsize)
-        buffer = np.empty(max(_chunk_rows(c, out_size) for c in chunks) * row_length, grad.dtype)
+        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
@@ -505,6 +522,8 @@ def conv(
     )
     if _is_pointwise(x, geometry, groups):
         return _pointwise_conv(input, weight, bias, unbatched)
+    if groups == 1 and x.shape[1] <= _NARROW_CHANNELS:
+        return _narrow_conv(input, weight, bias, geometry, unbatched)
     input_size = x.shape[2:]
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
@@ -554,7 +573,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
     x = input.data[None] if unbatched else input.data
     batch, in_channels, *size = x.shape
     matrix = weight.data.reshape(weight.shape[0], in_channels)
-    columns = x.reshape(batch, in_channels, -1)
+    columns = x.reshape(batch, in_channels, math.prod(size))
     out = np.empty((batch, matrix.shape[0], columns.shape[-1]), dtype=x.dtype)
 
     def forward(samples: range) -> None:
@@ -564,7 +583,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
             out[part] += bias.data[:, None]
 
     parallel_map(forward, _split_batch(batch, out.nbytes))
-    result = out.reshape(batch, -1, *size)
+    result = out.reshape(batch, matrix.shape[0], *size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
@@ -597,6 +616,99 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _narrow_conv(
+    input: Tensor, weight: Tensor, bias: Tensor | None, geometry: _Geometry, unbatched: bool
+) -> Tensor:
+    """Convolution of an input with very few channels (an image: 1 or 3), channel-major.
+
+    Channels-last im2col would copy runs of only k*C values; here each im2col row is one
+    (channel, kernel offset) pair over all output positions, copied in runs of a whole output
+    row, and the GEMM (C_out, C*prod(K)) @ (C*prod(K), N*prod(O)) writes a (C_out, N, *O)
+    array, returned as an (N, C_out, *O) view. The im2col matrix (prod(K) times the input)
+    is kept for the weight gradient.
+    """
+    x = input.data[None] if unbatched else input.data
+    batch, channels, *input_size = x.shape
+    out_size = geometry.output_size(input_size)
+    positions = math.prod(out_size)
+    d = len(out_size)
+    padded = np.zeros(
+        (batch, channels, *(s + b + a for s, b, a in zip(
+            input_size, geometry.pad_before, geometry.pad_after, strict=True
+        ))),
+        dtype=x.dtype,
+    )  # fmt: skip
+    padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
+    strides = padded.strides
+    taps = as_strided(
+        padded,
+        shape=(channels, *geometry.kernel, batch, *out_size),
+        strides=(
+            strides[1],
+            *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
+            strides[0],
+            *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
+        ),
+        writeable=False,
+    )
+    row_length = channels * math.prod(geometry.kernel)
+    columns = np.empty(taps.shape, dtype=x.dtype)
+    flat_columns = columns.reshape(row_length, batch, positions)
+    matrix = weight.data.reshape(weight.shape[0], row_length)
+    out = np.empty((weight.shape[0], batch * positions), dtype=x.dtype)
+
+    def forward(samples: range) -> None:
+        part = slice(samples.start, samples.stop)
+        sample_axis = (slice(None),) * (d + 1) + (part,)
+        np.copyto(columns[sample_axis], taps[sample_axis])
+        rows = slice(samples.start * positions, samples.stop * positions)
+        block = flat_columns[:, part].reshape(row_length, len(samples) * positions)
+        np.matmul(matrix, block, out=out[:, rows])
+        if bias is not None:
+            out[:, rows] += bias.data[:, None]
+
+    parallel_map(forward, _split_batch(batch, columns.nbytes))
+    result = np.moveaxis(out.reshape(matrix.shape[0], batch, *out_size), 0, 1)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = np.ascontiguousarray(np.moveaxis(grad, 1, 0)).reshape(out.shape)
+        grad_padded = np.zeros_like(padded) if input.requires_grad else None
+        cols = flat_columns.reshape(row_length, batch * positions)
+
+        def run(samples: range) -> np.ndarray | None:
+            rows = slice(samples.start * positions, samples.stop * positions)
+            if grad_padded is not None:
+                back = (matrix.T @ grad[:, rows]).reshape(
+                    channels, *geometry.kernel, len(samples), *out_size
+                )
+                for tap in np.ndindex(channels, *geometry.kernel):
+                    spatial = _tap_slices(tap[1:], geometry, out_size, (0, out_size[0]))
+                    target = (slice(samples.start, samples.stop), tap[0], *spatial)
+                    grad_padded[target] += back[tap]
+            return grad[:, rows] @ cols[:, rows].T if weight.requires_grad else None
+
+        partials = parallel_map(run, _split_batch(batch, columns.nbytes))
+        grad_input = grad_weight = None
+        if grad_padded is not None:
+            grad_input = grad_padded[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+            grad_input = grad_input[0] if unbatched else grad_input
+        if weight.requires_grad:
+            grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
+        grads = [grad_input, grad_weight]
+        if bias is not None:
+            grads.append(grad.sum(axis=1) if bias.requires_grad else None)
+        return tuple(grads)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _unpadded(geometry: _Geometry, input_size: Sequence[int]) -> tuple[slice, ...]:
+    """Spatial slices of a padded array that hold the input."""
+    return tuple(slice(b, b + s) for b, s in zip(geometry.pad_before, input_size, strict=True))
 
 
 def conv_transpose(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, unbroadcast
+from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, promote_dtypes, unbroadcast
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -41,12 +41,9 @@ def result_dtype(a: Tensor, b: Tensor) -> np.dtype:
     0-d tensor (or Python scalar) takes the dtype of the dimensioned operand."""
     if a.dtype == b.dtype:
         return a.dtype
-    category_a, category_b = dtype_kind(a.dtype), dtype_kind(b.dtype)
-    if category_a != category_b:
-        return a.dtype if category_a > category_b else b.dtype
-    if (a.ndim == 0) != (b.ndim == 0):
+    if dtype_kind(a.dtype) == dtype_kind(b.dtype) and (a.ndim == 0) != (b.ndim == 0):
         return b.dtype if a.ndim == 0 else a.dtype
-    return np.promote_types(a.dtype, b.dtype)
+    return promote_dtypes(a.dtype, b.dtype)
 
 
 def _binary_inputs(a: Any, b: Any) -> tuple[Tensor, Tensor]:

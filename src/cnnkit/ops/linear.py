@@ -35,18 +35,18 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def _masked(input: Tensor, keep: np.ndarray, p: float) -> Tensor:
     # Survivors are scaled by 1/(1-p) so the expected value is unchanged; p == 1 drops all.
     scale = 0.0 if p == 1 else 1.0 / (1.0 - p)
-    scaled_mask = keep.astype(input.dtype) * input.dtype.type(scale)
+    scaled_mask = np.multiply(keep, scale, dtype=input.dtype)
     return Tensor.from_op(input.data * scaled_mask, (input,), lambda g: (g * scaled_mask,))
 
 
 def dropout(input: Tensor, p: float) -> Tensor:
     """Zero each element with probability ``p``; survivors times 1/(1-p)."""
-    keep = get_generator().random(input.shape) >= p
+    keep = get_generator().random(input.shape, dtype=np.float32) >= p
     return _masked(input, keep, p)
 
 
 def dropout_channels(input: Tensor, p: float) -> Tensor:
     """Zero whole channels of a (N, C, ...) input with probability ``p`` (dropout1d/2d/3d)."""
     mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
-    keep = get_generator().random(mask_shape) >= p
+    keep = get_generator().random(mask_shape, dtype=np.float32) >= p
     return _masked(input, keep, p)

@@ -21,7 +21,7 @@ import numpy as np
 
 from cnnkit.tensor import Tensor
 
-__all__ = ["batch_norm", "group_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
 
 
 def _last_axis_statistics(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
@@ -120,21 +120,25 @@ def batch_norm(
 
     def backward(grad: np.ndarray) -> tuple:
         grad_rows = grad.reshape(x.shape)
-        centered = x - mean[:, None]
+        grad_sum = _channel_sum(grad_rows)
+        needs_dot = (training and input.requires_grad) or (
+            weight is not None and weight.requires_grad
+        )
+        if needs_dot:  # not for frozen batch norm in evaluation mode
+            centered = x - mean[:, None]
+            grad_dot = _channel_dot(grad_rows, centered)  # Σ dy (x - mean), per channel
         grads: dict[int, np.ndarray | None] = {}
         if weight is not None and weight.requires_grad:
-            grads[id(weight)] = _channel_dot(grad_rows, centered) * inv_std
+            grads[id(weight)] = grad_dot * inv_std
         if bias is not None and bias.requires_grad:
-            grads[id(bias)] = _channel_sum(grad_rows)
+            grads[id(bias)] = grad_sum
         if input.requires_grad:
             grad_input = grad_rows * scale[:, None]
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
-                mean_grad = _channel_sum(grad_rows) / count
-                mean_grad_dot = _channel_dot(grad_rows, centered) / count
-                centered *= (scale * inv_std**2 * mean_grad_dot)[:, None]
+                centered *= (scale * inv_std**2 * grad_dot / count)[:, None]
                 grad_input -= centered
-                grad_input -= (scale * mean_grad)[:, None]
+                grad_input -= (scale * grad_sum / count)[:, None]
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
@@ -208,3 +212,41 @@ def layer_norm(
         return _grads_for(parents, grads)
 
     return Tensor.from_op(out.reshape(input.shape), parents, backward)
+
+
+def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """out[:, c] = sum of a[:, c - before : c + after + 1] over (N, C, L), zeros outside."""
+    channels = a.shape[1]
+    padded = np.pad(a, ((0, 0), (before, after), (0, 0)))
+    out = padded[:, :channels].copy()
+    for offset in range(1, before + after + 1):
+        out += padded[:, offset : offset + channels]
+    return out
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+    """y = x / (k + alpha * mean of x² over ``size`` neighbouring channels) ** beta.
+
+    The window of channel c is [c - size // 2, c + (size - 1) // 2] (PyTorch's), zero-padded.
+    """
+    batch, channels = input.shape[:2]
+    x = input.data.reshape(batch, channels, -1)
+    base = _channel_window_sum(x * x, size // 2, (size - 1) // 2)
+    base *= alpha / size
+    base += k  # B = k + alpha * S
+    inv_denominator = base ** (-beta)
+    out = x * inv_denominator
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        grad_rows = grad.reshape(x.shape)
+        # dL/dS_c = -beta * alpha * g_c * x_c * B_c^(-beta - 1); S_c sums x² over c's window,
+        # so x_j collects from every c whose window holds j: the window mirrored.
+        through_sum = grad_rows * out
+        through_sum /= base
+        through_sum *= -2 * beta * alpha / size
+        grad_input = _channel_window_sum(through_sum, (size - 1) // 2, size // 2)
+        grad_input *= x
+        grad_input += grad_rows * inv_denominator
+        return (grad_input.reshape(input.shape),)
+
+    return Tensor.from_op(out.reshape(input.shape), (input,), backward)

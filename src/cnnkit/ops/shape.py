@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 import numpy as np
 
-from cnnkit.ops._util import normalize_dims, unbroadcast
+from cnnkit.ops._util import normalize_dims, promote_dtypes, unbroadcast
+from cnnkit.ops.elementwise import cast
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -104,30 +106,33 @@ def getitem(a: Tensor, index: Any) -> Tensor:
     return Tensor.from_op(np.asarray(a.data[index]), (a,), backward)
 
 
+def _common_dtype(tensors: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """The tensors cast (differentiably) to their promoted dtype, as ``torch.cat`` does."""
+    dtype = reduce(promote_dtypes, (t.dtype for t in tensors))
+    return tuple(t if t.dtype == dtype else cast(t, dtype) for t in tensors)
+
+
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors of equal shape except along ``dim``; dtypes promote as in NumPy."""
-    tensors = tuple(tensors)
+    """Join tensors of equal shape except along ``dim``; dtypes promote as in PyTorch."""
+    tensors = _common_dtype(tuple(tensors))
     axis = dim % tensors[0].ndim
     out = np.concatenate([t.data for t in tensors], axis=axis)
     boundaries = np.cumsum([t.shape[axis] for t in tensors])[:-1]
 
     def backward(grad: np.ndarray) -> list[np.ndarray]:
-        pieces = np.split(grad, boundaries, axis=axis)
-        return [p.astype(t.dtype, copy=False) for p, t in zip(pieces, tensors, strict=True)]
+        return np.split(grad, boundaries, axis=axis)
 
     return Tensor.from_op(out, tensors, backward)
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors of the same shape along a new dimension ``dim``."""
-    tensors = tuple(tensors)
+    tensors = _common_dtype(tuple(tensors))
     axis = dim % (tensors[0].ndim + 1)
     out = np.stack([t.data for t in tensors], axis=axis)
 
     def backward(grad: np.ndarray) -> list[np.ndarray]:
-        return [
-            np.take(grad, i, axis=axis).astype(t.dtype, copy=False) for i, t in enumerate(tensors)
-        ]
+        return [np.take(grad, i, axis=axis) for i in range(len(tensors))]
 
     return Tensor.from_op(out, tensors, backward)
 

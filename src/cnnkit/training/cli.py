@@ -14,7 +14,6 @@ as a traceback.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -95,27 +94,24 @@ def _train(args: argparse.Namespace) -> int:
     _set_threads(args.threads)
     progress = not args.no_progress
     if args.resume is not None:
-        given = [f"--{name.replace('_', '-')}" for name in _RUN_OPTIONS if getattr(args, name)
-                 is not None]  # fmt: skip
-        if given or args.out is not None:
-            raise ValueError(
-                f"{' '.join(given + (['--out'] if args.out else []))}: a resumed run keeps the "
-                "settings saved in its run directory"
-            )
+        given = [name for name in (*_RUN_OPTIONS, "out") if getattr(args, name) is not None]
+        if given:
+            flags = " ".join(f"--{name.replace('_', '-')}" for name in given)
+            raise ValueError(f"{flags}: a resumed run keeps the settings saved in its directory")
         trainer = Trainer.resume(args.resume, progress=progress, data_dir=args.data_dir)
         if trainer.epoch >= trainer.config.epochs:
             result = trainer.result()
-            print(f"{args.resume}: all {trainer.epoch} epochs already done; test accuracy "
-                  f"{result['test_accuracy']:.2%}")  # fmt: skip
+            accuracy = result["test_accuracy"]
+            print(f"{args.resume}: all {trainer.epoch} epochs already done; test {accuracy:.2%}")
             return 0
         print(f"resuming {trainer.run_dir} after epoch {trainer.epoch}/{trainer.config.epochs}")
     else:
-        options = {name: getattr(args, name) for name in _RUN_OPTIONS}
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        # Options left unset on the command line take TrainConfig's defaults.
+        given = {name: getattr(args, name) for name in _RUN_OPTIONS}
         config = TrainConfig(
-            **{name: defaults[name] if value is None else value for name, value in
-               options.items()}, data_dir=args.data_dir,
-        )  # fmt: skip
+            **{name: value for name, value in given.items() if value is not None},
+            data_dir=args.data_dir,
+        )
         trainer = Trainer(config, args.out, progress=progress)
         print(
             f"training {config.model} on {config.data}: {len(trainer.train_set)} train / "

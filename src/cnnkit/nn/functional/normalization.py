@@ -18,8 +18,10 @@ __all__ = [
     "dropout2d",
     "dropout3d",
     "group_norm",
+    "instance_norm",
     "layer_norm",
     "linear",
+    "local_response_norm",
 ]
 
 
@@ -184,6 +186,62 @@ def group_norm(
     return ops.group_norm(input, num_groups, weight, bias, float(eps))
 
 
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each channel of each sample over its spatial dimensions.
+
+    Args:
+        input: (N, C, *) with at least one spatial dimension.
+        running_mean, running_var: (C,) running statistics or None. With ``use_input_stats``
+            they are updated in place with the batch average of the per-instance statistics
+            (unbiased variance), as PyTorch does; otherwise they are the statistics used.
+        weight, bias: (C,) affine parameters, or None.
+        use_input_stats: normalise with each instance's own statistics.
+        momentum: weight of the new statistics in the running average.
+        eps: added to the variance.
+
+    Shape:
+        Output: same as input.
+    """
+    input = to_tensor(input)
+    check_floating(input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"instance_norm: expected input of at least 3 dimensions (N, C, *), got shape "
+            f"{tuple(input.shape)}"
+        )
+    if not use_input_stats:
+        return batch_norm(input, running_mean, running_var, weight, bias, False, momentum, eps)
+    batch, channels = input.shape[:2]
+    spatial = input.numel() // max(batch * channels, 1)
+    if spatial == 1:
+        raise ValueError(
+            f"Expected more than 1 spatial element when training, got input size "
+            f"{list(input.shape)}"
+        )
+    what = "instance_norm"
+    running_mean = _optional_vector(running_mean, channels, "running_mean", input.dtype, what)
+    running_var = _optional_vector(running_var, channels, "running_var", input.dtype, what)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("instance_norm: running_mean and running_var must both be given or None")
+    if running_mean is not None and running_var is not None:
+        per_instance = input.data.reshape(batch, channels, -1)
+        running_mean.data *= 1 - momentum
+        running_mean.data += momentum * per_instance.mean(axis=2).mean(axis=0)
+        running_var.data *= 1 - momentum
+        running_var.data += momentum * per_instance.var(axis=2, ddof=1).mean(axis=0)
+    # Each (sample, channel) pair is its own group.
+    return group_norm(input, channels, weight, bias, eps)
+
+
 def layer_norm(
     input: Tensor,
     normalized_shape: int | Sequence[int],
@@ -231,6 +289,35 @@ def layer_norm(
     if eps <= 0:
         raise ValueError(f"layer_norm: eps must be positive, got {eps}")
     return ops.layer_norm(input, shape, weight, bias, float(eps))
+
+
+def local_response_norm(
+    input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0
+) -> Tensor:
+    """Local response normalisation across channels (AlexNet).
+
+    y_c = x_c / (k + alpha / size * Σ x_c'²) ** beta, the sum over the ``size`` channels
+    c - size // 2 .. c + (size - 1) // 2 (missing ones count as zero).
+
+    Args:
+        input: (N, C, *) with at least one spatial dimension.
+        size: number of neighbouring channels in the sum.
+        alpha: multiplicative factor. Default: 1e-4.
+        beta: exponent. Default: 0.75.
+        k: additive factor. Default: 1.
+
+    Shape:
+        Output: same as input.
+    """
+    input = to_tensor(input)
+    check_floating(input)
+    if input.ndim < 3:
+        raise ValueError(
+            f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)"
+        )
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"local_response_norm: size must be a positive int, got {size!r}")
+    return ops.local_response_norm(input, size, float(alpha), float(beta), float(k))
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

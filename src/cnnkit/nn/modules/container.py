@@ -7,8 +7,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, overload
 
 from cnnkit.nn.modules.module import Module
+from cnnkit.nn.parameter import Parameter
+from cnnkit.tensor import Tensor
 
-__all__ = ["ModuleDict", "ModuleList", "Sequential"]
+__all__ = ["ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "Sequential"]
 
 
 def _index(index: Any, length: int, what: str) -> int:
@@ -226,3 +228,129 @@ class ModuleDict(Module):
                     f"pair, got {pair!r}"
                 )
             self[pair[0]] = pair[1]
+
+
+def _as_parameter(value: Any) -> Parameter:
+    """A Parameter as is; a Tensor or array becomes one (trainable), as PyTorch does."""
+    return value if isinstance(value, Parameter) else Parameter(value)
+
+
+def _parameter_lines(items: Iterable[tuple[str, Parameter]]) -> str:
+    return "\n".join(
+        f"({name}): Parameter containing: [{param.dtype} of size "
+        f"{'x'.join(map(str, param.shape)) or '()'}]"
+        for name, param in items
+    )
+
+
+class ParameterList(Module):
+    """A list of parameters, registered as ``"0"``, ``"1"``, ... (in ``state_dict`` too).
+
+    Args:
+        values: an iterable of Parameters, Tensors or arrays (the latter become Parameters).
+
+    Example:
+        >>> import numpy as np
+        >>> from cnnkit import nn
+        >>> scales = nn.ParameterList([np.ones(3, np.float32) for _ in range(2)])
+        >>> list(scales.state_dict())
+        ['0', '1']
+    """
+
+    def __init__(self, values: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __getitem__(self, index: int | slice) -> Parameter | ParameterList:
+        params = list(self._parameters.values())
+        if isinstance(index, slice):
+            return ParameterList(params[index])
+        return params[_index(index, len(params), "ParameterList")]
+
+    def __setitem__(self, index: int, value: Any) -> None:
+        self.register_parameter(
+            str(_index(index, len(self), "ParameterList")), _as_parameter(value)
+        )
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def append(self, value: Any) -> ParameterList:
+        self.register_parameter(str(len(self)), _as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Any]) -> ParameterList:
+        if isinstance(values, Tensor) or not isinstance(values, Iterable):
+            raise TypeError(
+                f"ParameterList.extend should be called with an iterable, got "
+                f"{type(values).__name__}"
+            )
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())
+
+
+class ParameterDict(Module):
+    """A dict of parameters, registered under their keys (in insertion order).
+
+    Args:
+        parameters: a mapping or an iterable of ``(name, value)`` pairs; Tensors and arrays
+            become Parameters.
+    """
+
+    def __init__(
+        self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None
+    ) -> None:
+        super().__init__()
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str) -> Parameter:
+        return self._parameters[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.register_parameter(key, _as_parameter(value))
+
+    def __delitem__(self, key: str) -> None:
+        del self._parameters[key]
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parameters)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._parameters
+
+    def keys(self) -> Iterable[str]:
+        return self._parameters.keys()
+
+    def items(self) -> Iterable[tuple[str, Parameter]]:
+        return self._parameters.items()
+
+    def values(self) -> Iterable[Parameter]:
+        return self._parameters.values()
+
+    def pop(self, key: str) -> Parameter:
+        return self._parameters.pop(key)
+
+    def update(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
+        pairs = parameters.items() if isinstance(parameters, Mapping) else parameters
+        for position, pair in enumerate(pairs):
+            if not isinstance(pair, tuple | list) or len(pair) != 2:
+                raise ValueError(
+                    f"ParameterDict update sequence element #{position} should be a "
+                    f"(name, value) pair, got {pair!r}"
+                )
+            self[pair[0]] = pair[1]
+
+    def extra_repr(self) -> str:
+        return _parameter_lines(self._parameters.items())

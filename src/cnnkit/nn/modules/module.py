@@ -437,7 +437,7 @@ class Module:
             if module is not None:
                 yield from module._state_entries(f"{prefix}{name}.")
 
-    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
+    def state_dict(self, *, prefix: str = "", keep_vars: bool = False) -> OrderedDict[str, Any]:
         """Parameters and persistent buffers by dotted name, with PyTorch's keys and order.
 
         Args:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +15,17 @@ from cnnkit.nn.modules.module import Module
 from cnnkit.nn.parameter import Parameter
 from cnnkit.tensor import Tensor
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "LayerNorm",
+    "LocalResponseNorm",
+]
 
 
 class _BatchNorm(Module):
@@ -157,6 +168,89 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     __doc__ = _BATCH_NORM_DOC.format(
         what="(N, C, D, H, W) input", name="BatchNorm3d", shape="(N, C, D, H, W)"
+    )
+    _expected_ndims = (5,)
+
+
+class _InstanceNorm(_BatchNorm):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:
+        batched_ndim = self._expected_ndims[-1]
+        if input.ndim not in (batched_ndim - 1, batched_ndim):
+            raise ValueError(
+                f"expected {batched_ndim - 1}D or {batched_ndim}D input (got {input.ndim}D input)"
+            )
+        channel_dim = input.ndim - batched_ndim + 1
+        if input.shape[channel_dim] != self.num_features:
+            message = (
+                f"expected input's size at dim={channel_dim} to match num_features "
+                f"({self.num_features}), but got: {input.shape[channel_dim]}."
+            )
+            if self.affine:
+                raise ValueError(message)
+            warnings.warn(message + " num_features is unused as affine=False", stacklevel=2)
+        batched = input if input.ndim == batched_ndim else input.reshape(1, *input.shape)
+        out = F.instance_norm(
+            batched,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+        return out if input.ndim == batched_ndim else out.reshape(input.shape)
+
+
+_INSTANCE_NORM_DOC = """Instance normalisation (PyTorch's ``{name}``): each channel of each sample
+    normalised over its own spatial dimensions, as in style transfer networks.
+
+    Args:
+        num_features: C.
+        eps: added to the variance. Default: 1e-5.
+        momentum: weight of new statistics in the running estimates. Default: 0.1.
+        affine: learn a per-channel weight and bias. Default: False.
+        track_running_stats: keep running estimates and use them in evaluation mode.
+            Default: False.
+        device: None or ``"cpu"``.
+        dtype: parameter dtype. Default: float32.
+        bias: learn the bias (with ``affine``); keyword-only. Default: True.
+
+    Shape:
+        - Input: {shape}.
+        - Output: same as input.
+    """
+
+
+class InstanceNorm1d(_InstanceNorm):
+    __doc__ = _INSTANCE_NORM_DOC.format(name="InstanceNorm1d", shape="(N, C, L) or (C, L)")
+    _expected_ndims = (3,)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    __doc__ = _INSTANCE_NORM_DOC.format(name="InstanceNorm2d", shape="(N, C, H, W) or (C, H, W)")
+    _expected_ndims = (4,)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    __doc__ = _INSTANCE_NORM_DOC.format(
+        name="InstanceNorm3d", shape="(N, C, D, H, W) or (C, D, H, W)"
     )
     _expected_ndims = (5,)
 
@@ -304,3 +398,33 @@ class LayerNorm(Module):
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}"
         )
+
+
+class LocalResponseNorm(Module):
+    """Local response normalisation across neighbouring channels (AlexNet).
+
+    Args:
+        size: number of neighbouring channels in the sum.
+        alpha: multiplicative factor. Default: 1e-4.
+        beta: exponent. Default: 0.75.
+        k: additive factor. Default: 1.
+
+    Shape:
+        - Input: (N, C, *).
+        - Output: same as input.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> None:
+        super().__init__()
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"size must be a positive int, got {size!r}")
+        self.size = size
+        self.alpha = alpha
+        self.beta = beta
+        self.k = k
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

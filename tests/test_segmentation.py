@@ -1,0 +1,140 @@
+"""U-Net, CenterNet and the scene tasks end to end: shapes, overfitting a few scenes, files."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import cnnkit
+from cnnkit.data.scenes import Scenes
+from cnnkit.detection.tasks import (
+    TaskConfig,
+    add_task_arguments,
+    evaluate_task,
+    load_task_run,
+    predict_arrays,
+    predict_task,
+    task_kwargs,
+    train_task,
+)
+from cnnkit.models import CenterNet, UNet
+from cnnkit.models.unet import ContextBlock
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_unet_shapes_and_gradients(context):
+    cnnkit.manual_seed(0)
+    model = UNet(1, 5, base_channels=4, depth=2, context=context)
+    x = cnnkit.randn(2, 1, 16, 16, requires_grad=True)
+    out = model(x)
+    assert out.shape == (2, 5, 16, 16)
+    out.sum().backward()
+    assert x.grad.shape == x.shape
+    assert all(p.grad is not None for p in model.parameters())
+    features = model.decode(cnnkit.zeros(1, 1, 16, 16))
+    assert [f.shape for f in features] == [(1, 8, 8, 8), (1, 4, 16, 16)]
+
+
+def test_context_block_keeps_shape_and_sees_far():
+    block = ContextBlock(3, rates=(2, 4))
+    block.eval()
+    x = cnnkit.zeros(1, 3, 12, 12)
+    assert block(x).shape == (1, 3, 12, 12)
+    # Dilation 4 reaches 4 pixels away in one layer: a pixel 4 away changes the output.
+    moved = np.zeros((1, 3, 12, 12), dtype=np.float32)
+    moved[0, :, 6, 10] = 1.0
+    with cnnkit.no_grad():
+        difference = block(cnnkit.Tensor(moved)).data - block(x).data
+    assert np.abs(difference[0, :, 6, 6]).max() > 0
+
+
+def test_centernet_outputs_and_errors():
+    model = CenterNet(num_classes=3, base_channels=4, depth=2, stride=2, semantic_classes=4)
+    out = model(cnnkit.zeros(2, 1, 16, 16))
+    assert out["heatmap"].shape == (2, 3, 8, 8) and out["box"].shape == (2, 4, 8, 8)
+    assert out["semantic"].shape == (2, 4, 16, 16)
+    with pytest.raises(ValueError, match="stride"):
+        CenterNet(stride=3)
+    with pytest.raises(ValueError, match="stride"):
+        CenterNet(depth=2, stride=4)
+    with pytest.raises(RuntimeError, match="num_classes=0"):
+        UNet(num_classes=0)(cnnkit.zeros(1, 1, 16, 16))
+
+
+SMALL = {
+    "scenes": 8,
+    "size": 32,
+    "max_objects": 2,
+    "scale_min": 14,
+    "scale_max": 18,
+    "fresh_scenes": False,
+    "base_channels": 8,
+    "depth": 2,
+    "stride": 2,
+}
+
+
+def foreground_iou(prediction, target):
+    return np.sum((prediction > 0) & (target > 0)) / np.sum((prediction > 0) | (target > 0))
+
+
+# Full batches suit the per-pixel loss; the detector learns faster from more, smaller steps.
+@pytest.mark.parametrize(
+    "task, scenes, batch_size, epochs",
+    [("segment", 8, 8, 40), ("detect", 16, 4, 20), ("instance", 16, 4, 20)],
+)
+def test_tiny_training_overfits_a_handful_of_scenes(tmp_path, task, scenes, batch_size, epochs):
+    small = {**SMALL, "scenes": scenes}
+    result = train_task(
+        task, epochs=epochs, batch_size=batch_size, lr=1e-2, seed=0, output_dir=tmp_path,
+        limit=scenes, progress=False, threads=1, **small,
+    )  # fmt: skip
+    assert "train_seconds" in result
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["status"] == "finished" and len(record["history"]) == epochs
+    losses = [row["train_loss"] for row in record["history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    for name in ("model.safetensors", "checkpoint.safetensors", "curves.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    config, model = load_task_run(tmp_path)
+    quarter = scenes // 4
+    assert config == TaskConfig(
+        task, epochs, batch_size, 1e-2, 0, val_scenes=quarter, test_scenes=quarter, **small
+    )
+    # The training scenes of epoch 1 (seed * 100_003 + 1), seen every epoch. An untrained
+    # network predicts no foreground at all (IoU 0) and finds no digits (AP 0).
+    seen = Scenes("train", scenes, 32, 2, (14, 18), seed=1)
+    metrics = evaluate_task(config, model, seen)
+    predictions = predict_arrays(config, model, seen.images)
+    if task == "segment":
+        fg = [
+            foreground_iou(p["semantic"], t)
+            for p, t in zip(predictions, seen.semantic, strict=True)
+        ]
+        assert np.mean(fg) > 0.25 and metrics["miou"] > 0.15
+    elif task == "detect":
+        assert metrics["map_50"] > 0.4
+    else:
+        assert metrics["mask_map_50"] > 0.4 and metrics["map_50"] > 0.4
+
+    image = tmp_path / "scene.png"
+    Image.fromarray((seen.images[0, 0] * 255).astype(np.uint8)).save(image)
+    drawn_predictions = predict_task(tmp_path, [image], tmp_path / "drawn.png")
+    with Image.open(tmp_path / "drawn.png") as drawn:
+        assert drawn.size == (128, 128) and drawn.mode == "RGB"
+    assert len(drawn_predictions) == 1
+    predict_task(tmp_path, [image, image], tmp_path / "many")
+    assert (tmp_path / "many" / "scene.png").exists()
+
+
+def test_task_arguments_round_trip():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_task_arguments(parser)
+    args = parser.parse_args(["--task", "detect", "--base-channels", "4", "--context"])
+    assert args.task == "detect"
+    assert task_kwargs(args)["base_channels"] == 4 and task_kwargs(args)["context"]
+    with pytest.raises(ValueError, match="task"):
+        train_task("classify", epochs=1, batch_size=1, lr=0.1, seed=0, output_dir="unused")
