@@ -5,8 +5,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
+import cnnkit
+
 # PyTorch is the oracle; one thread keeps it deterministic and leaves the cores to xdist.
 torch.set_num_threads(1)
+# Two xdist workers share two cores: a second BLAS thread per worker only oversubscribes them.
+cnnkit.set_num_threads(1)
 
 settings.register_profile(
     "default",
