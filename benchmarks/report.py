@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -39,12 +38,13 @@ SECTIONS = ("train", "conv", "gemm", "inference", "memory")
 
 
 def build(case: str, side: str, threads: int) -> Callable[[], object]:
-    """The runner's hook: GEMM cases, and training cases for PyTorch in channels_last."""
+    """The runner's hook: GEMM cases; training cases, with PyTorch in channels_last as a third
+    side (the others are ``benchmarks.train``'s own)."""
     if case in GEMM_CASES:
         return _gemm(side, threads)
     if side == CHANNELS_LAST:
         return _torch_channels_last_step(case, threads)
-    raise KeyError(f"unknown case {case!r} for side {side!r}")
+    return train.build(case, side, threads)
 
 
 def _gemm(side: str, threads: int) -> Callable[[], object]:
@@ -210,7 +210,7 @@ def collect(
     rows: list[Row] = []
     if "train" in sections:
         best = run_benchmark(
-            "benchmarks.train", train.CASES, **timing, sides=("cnnkit", "torch", CHANNELS_LAST)
+            "benchmarks.report", train.CASES, **timing, sides=("cnnkit", "torch", CHANNELS_LAST)
         )
         seconds["train"] = best
         rows += _train_rows(best)
@@ -276,13 +276,3 @@ def format_report(report: dict[str, object]) -> str:
         f"NumPy BLAS {env['blas']}"
     )
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":  # pragma: no cover - runner's child
-        from benchmarks._runner import run_child
-
-        module_name, side, threads, repeats, *case_names = sys.argv[2:]
-        run_child(module_name, side, int(threads), int(repeats), case_names)
-    else:
-        sys.exit("run the report with: python -m benchmarks")

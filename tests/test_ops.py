@@ -57,8 +57,8 @@ UNARY = {
     # beyond |x| ~ 3, 1 - tanh(x)^2 is a few float32 ulps of tanh: rounding noise, not a test
     "tanh": (F.tanh, torch.tanh, bounded(3)),
     "silu": (F.silu, TF.silu, scaled(4)),
-    # below x ~ -3, 1 + erf(x / sqrt 2) cancels in float32 (in torch too)
-    "gelu": (F.gelu, TF.gelu, bounded(3)),
+    # further left, gelu' = cdf + x pdf cancels to a few float32 ulps (in torch too)
+    "gelu": (F.gelu, TF.gelu, bounded(4)),
     "gelu_tanh": (
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: TF.gelu(x, approximate="tanh"),
@@ -67,6 +67,13 @@ UNARY = {
     "elu": (F.elu, TF.elu, normal),
     "leaky_relu": (F.leaky_relu, TF.leaky_relu, normal),
     "softplus": (F.softplus, TF.softplus, scaled(10)),
+    "hardtanh": (F.hardtanh, TF.hardtanh, scaled(2)),
+    "relu6": (F.relu6, TF.relu6, scaled(5)),
+    "hardsigmoid": (F.hardsigmoid, TF.hardsigmoid, scaled(4)),
+    "hardswish": (F.hardswish, TF.hardswish, scaled(4)),
+    "mish": (F.mish, TF.mish, bounded(4)),
+    "logsigmoid": (F.logsigmoid, TF.logsigmoid, scaled(5)),
+    "softsign": (F.softsign, TF.softsign, scaled(3)),
 }
 
 
@@ -106,13 +113,18 @@ def test_parametrised_activations(shape, seed, slope, alpha, beta, threshold):
     )
 
 
-def test_activation_gradients_at_zero_match_torch():
-    x = np.array([0.0, -0.0, 1.0, -1.0], np.float32)
+def test_activation_gradients_at_kinks_match_torch():
+    x = np.array([0.0, -0.0, 1.0, -1.0, 3.0, -3.0, 6.0, 2.5], np.float32)
     for ours, theirs in [
         (F.relu, TF.relu),
         (F.leaky_relu, TF.leaky_relu),
         (F.elu, TF.elu),
         (lambda t: ops.abs(t), torch.abs),
+        (F.hardtanh, TF.hardtanh),
+        (F.relu6, TF.relu6),
+        (F.hardsigmoid, TF.hardsigmoid),
+        (F.hardswish, TF.hardswish),
+        (lambda t: F.hardtanh(t, -3.0, 2.5), lambda t: TF.hardtanh(t, -3.0, 2.5)),
     ]:
         check_against_torch(ours, theirs, [x])
 
@@ -123,6 +135,14 @@ def test_activations_stay_finite_for_huge_inputs():
         if name in ("log", "sqrt", "exp"):
             continue
         check_against_torch(ours, theirs, [x])
+
+
+def test_gelu_follows_torchs_float32_kernels_in_the_tails():
+    tail = np.linspace(-5.0, -2.0, 64, dtype=np.float32)
+    check_against_torch(F.gelu, TF.gelu, [tail])  # contiguous: torch's vectorised erf
+    check_against_torch(F.gelu, TF.gelu, [tail[:1]])  # one element: its accurate scalar erf
+    grid = np.repeat(tail[:, None], 3, axis=1)
+    check_against_torch(lambda t: F.gelu(t.T), lambda t: TF.gelu(t.T), [grid])  # strided view
 
 
 def test_erf_is_accurate_in_float64():
@@ -642,6 +662,10 @@ def test_functional_activation_argument_errors():
         F.softmax(x, dim=1.0)
     with pytest.raises(TypeError, match="floating-point"):
         F.gelu(cnnkit.tensor([1, 2]))
+    with pytest.raises(ValueError, match="min_val=2.0, max_val=1.0"):
+        F.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(TypeError, match="min_val"):
+        F.hardtanh(x, None)
     with pytest.raises(TypeError, match="input must be a Tensor"):
         F.relu("x")
 

@@ -146,17 +146,22 @@ def test_truncated_foreign_and_missing_files_give_clear_errors(tmp_path):
         load_weights(tmp_path / "absent.safetensors")
 
 
-def test_weights_file_loads_in_pytorch(tmp_path):
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_weights_file_round_trips_and_loads_in_pytorch(tmp_path, name):
     from safetensors.torch import load_file
 
-    model = models.LeNet5()
-    save_weights(tmp_path / "w.safetensors", model.state_dict(), {"model": "lenet5"})
-    twin = torch_twins.LeNet5()
-    twin.load_state_dict(load_file(tmp_path / "w.safetensors"))
-    np.testing.assert_array_equal(twin.features[0].weight.detach().numpy(),
-                                  model.features[0].weight.data)  # fmt: skip
-    _, tags = load_weights(tmp_path / "w.safetensors")
-    assert tags["model"] == "lenet5"
+    model = models.get_model(name, 10, 1)
+    path = tmp_path / "w.safetensors"
+    save_weights(path, model.state_dict(), {"model": name})
+    weights, tags = load_weights(path)
+    assert tags["model"] == name
+    for key, value in model.state_dict().items():  # 0-d num_batches_tracked stays 0-d
+        assert weights[key].shape == value.shape and weights[key].dtype == value.dtype, key
+    models.get_model(name, 10, 1).load_state_dict(weights)
+    twin = torch_twins.TWINS[name](10, 1)
+    twin.load_state_dict(load_file(path))
+    for key, value in twin.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), model.state_dict()[key], err_msg=key)
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tmp_path):

@@ -19,12 +19,18 @@ __all__ = [
     "elu",
     "erf",
     "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "leaky_relu",
     "log_softmax",
+    "logsigmoid",
+    "mish",
     "pad",
     "silu",
     "softmax",
     "softplus",
+    "softsign",
 ]
 
 
@@ -85,6 +91,84 @@ def softplus(a: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
 
 
+def hardtanh(a: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """Clip to ``[min_val, max_val]``; unlike ``clamp`` the gradient is 0 AT the ends, as in
+    PyTorch (``relu6`` is ``hardtanh(x, 0, 6)``)."""
+    inside = (a.data > min_val) & (a.data < max_val)
+    out = np.clip(a.data, a.dtype.type(min_val), a.dtype.type(max_val))
+    return Tensor.from_op(out, (a,), lambda grad: (grad * inside,))
+
+
+def hardsigmoid(a: Tensor) -> Tensor:
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between."""
+    inside = (a.data > -3) & (a.data < 3)
+    out = np.clip(a.data / a.dtype.type(6) + a.dtype.type(0.5), 0, 1)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * inside / a.dtype.type(6),))
+
+
+def hardswish(a: Tensor) -> Tensor:
+    """``x * relu6(x + 3) / 6``."""
+    x = a.data
+    out = x * np.clip(x + a.dtype.type(3), 0, 6) / a.dtype.type(6)
+    # 0 up to -3, x/3 + 1/2 strictly between -3 and 3, 1 from 3 on (PyTorch's choice at the ends)
+    local = (x / a.dtype.type(3) + a.dtype.type(0.5)) * ((x > -3) & (x < 3)) + (x >= 3)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
+
+
+def mish(a: Tensor) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    x = a.data
+    sp = np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0)
+    tanh_sp = np.tanh(sp)
+    out = x * tanh_sp
+    local = tanh_sp + x * sigmoid_values(x) * (1 - tanh_sp * tanh_sp)
+    return Tensor.from_op(out, (a,), lambda grad: (grad * local,))
+
+
+def logsigmoid(a: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)``, finite for any input."""
+    x = a.data
+    out = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return Tensor.from_op(out, (a,), lambda grad: (grad * sigmoid_values(-x),))
+
+
+def softsign(a: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    denominator = 1 + np.abs(a.data)
+    return Tensor.from_op(
+        a.data / denominator, (a,), lambda grad: (grad / (denominator * denominator),)
+    )
+
+
+# Abramowitz & Stegun 7.1.26: erf(x) = 1 - t P(t) exp(-x^2), t = 1 / (1 + p x), |error| <= 1.5e-7.
+# PyTorch's vectorised float32 GELU uses exactly this formula (not an accurate erf); we follow it
+# so float32 GELU tracks torch where it matters, the tails, where 1 + erf cancels (there torch
+# is off by up to ~5e-5 relative, and so are we, the same way). It is also one pass over the
+# data, several times faster than the accurate erf.
+_AS_P = 0.3275911
+_AS_POLYNOMIAL = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _erf_float32_as_torch(z: np.ndarray) -> np.ndarray:
+    f = np.float32
+    t = np.abs(z, out=np.empty_like(z))  # ``out=`` keeps 0-d results arrays
+    t *= f(_AS_P)
+    t += f(1)
+    np.reciprocal(t, out=t)
+    r = t * f(_AS_POLYNOMIAL[-1])
+    for c in reversed(_AS_POLYNOMIAL[1:-1]):
+        r += f(c)
+        r *= t
+    r += f(_AS_POLYNOMIAL[0])
+    tail = np.square(z, out=np.empty_like(z))
+    np.negative(tail, out=tail)
+    np.exp(tail, out=tail)
+    tail *= t
+    tail *= r
+    np.subtract(f(1), tail, out=tail)
+    return np.copysign(tail, z, out=tail)
+
+
 def gelu(a: Tensor, approximate: str = "none") -> Tensor:
     """Gaussian error linear unit ``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula."""
     x = a.data
@@ -95,10 +179,15 @@ def gelu(a: Tensor, approximate: str = "none") -> Tensor:
         out = 0.5 * x * (1 + t)
         local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * kappa * x * x)
     else:
-        erf_x = erf(x * a.dtype.type(1 / math.sqrt(2)))
+        scaled = np.multiply(x, a.dtype.type(1 / math.sqrt(2)), out=np.empty_like(x))
+        # torch's vectorised kernel runs on contiguous float32 tensors of 2+ elements; single
+        # elements and strided views take its scalar path, which uses an accurate erf
+        vectorised = x.dtype == np.float32 and x.size > 1 and x.flags.c_contiguous
+        erf_x = _erf_float32_as_torch(scaled) if vectorised else erf(scaled)
         cdf = 0.5 * (1 + erf_x)
         out = x * 0.5 * (1 + erf_x)
-        local = cdf + x * np.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        pdf = a.dtype.type(1 / math.sqrt(2 * math.pi)) * np.exp(x * x * a.dtype.type(-0.5))
+        local = cdf + x * pdf  # in torch's order: the two terms cancel in the left tail
     return Tensor.from_op(out.astype(a.dtype, copy=False), (a,), lambda grad: (grad * local,))
 
 

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 from collections.abc import Iterator
 from types import EllipsisType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,9 +37,10 @@ __all__ = ["adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "max_pool", "ma
 
 Ints = tuple[int, ...]
 _MIN_PART_WORK = 1 << 17
-# Padded input bytes per block. With the block's output, codes and temporaries this stays well
-# inside a 512 KiB L2 cache; larger blocks fall out of cache, smaller ones add Python overhead.
-_BLOCK_BYTES = 1 << 17
+# Padded input bytes per block: the block, its output, codes and temporaries stay in the L2/L3
+# caches. Smaller blocks cost Python overhead per block; 32 KiB to 1 MiB measured on a 2-core
+# EPYC (512 KiB L2): 1 MiB was fastest, 32 KiB up to 2x slower (docs/performance.md).
+_BLOCK_BYTES = 1 << 20
 
 
 # --- window geometry --------------------------------------------------------------------------
@@ -70,7 +73,7 @@ class _BlockPadder:
         self.rows, self.fill = rows, fill
         self.needed = tuple(padded_size) != rows.shape[-n:]
         self.inside = _inside(padding, rows.shape[-n:])
-        self.plane_elements = int(np.prod(padded_size))
+        self.plane_elements = math.prod(padded_size)
         self.padded_size = tuple(padded_size)
 
     def blocks(self, part: slice) -> Iterator[tuple[slice, np.ndarray]]:
@@ -128,6 +131,51 @@ def _route_order(kernel: Ints, stride: Ints, dilation: Ints) -> tuple[list[int],
     return assigned, accumulated
 
 
+def _windows_tile(
+    spatial: Ints, out_spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints
+) -> bool:
+    """Whether the windows cover every input element exactly once (then the backward's
+    assignments write the whole gradient and it needs no zeroing)."""
+    return all(
+        d == 1 and s == k and p == 0 and o * k == i
+        for i, o, k, s, p, d in zip(
+            spatial, out_spatial, kernel, stride, padding, dilation, strict=True
+        )
+    )
+
+
+class _WindowPlan(NamedTuple):
+    """Everything about the windows that depends on the shapes only (cached per geometry)."""
+
+    out_spatial: Ints
+    padded_size: Ints
+    slices: tuple[tuple[EllipsisType | slice, ...], ...]
+    assigned: tuple[int, ...]
+    accumulated: tuple[int, ...]
+    tiled: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _window_plan(
+    spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints, ceil_mode: bool
+) -> _WindowPlan:
+    """The plan of a pooling geometry; cached, because small inputs spend more time planning
+    than pooling."""
+    out_spatial = tuple(
+        pool_output_size(i, k, s, p, d, ceil_mode)
+        for i, k, s, p, d in zip(spatial, kernel, stride, padding, dilation, strict=True)
+    )
+    assigned, accumulated = _route_order(kernel, stride, dilation)
+    return _WindowPlan(
+        out_spatial,
+        _padded_size(spatial, out_spatial, kernel, stride, padding, dilation),
+        tuple(_offset_slices(out_spatial, kernel, stride, dilation)),
+        tuple(assigned),
+        tuple(accumulated),
+        _windows_tile(spatial, out_spatial, kernel, stride, padding, dilation),
+    )
+
+
 def _row_parts(rows: int, work: int) -> list[slice]:
     """Split the (flattened) batch rows into one part per thread when there is enough work.
 
@@ -181,16 +229,22 @@ def _scatter_add(values: np.ndarray, flat_index: np.ndarray, plane_shape: Ints) 
 
 
 # --- max pooling ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=256)
 def _first_valid_code(
     out_spatial: Ints, kernel: Ints, stride: Ints, padding: Ints, dilation: Ints
 ) -> np.ndarray:
-    """Per output, the code of its window's first offset inside the input (not in padding)."""
+    """Per output, the code of its window's first offset inside the input (not in padding).
+
+    Cached and shared between calls, hence read-only.
+    """
     code_strides = np.cumprod((1,) + kernel[:0:-1])[::-1]
     firsts = []
     for o, s, p, d, step in zip(out_spatial, stride, padding, dilation, code_strides, strict=True):
         start = np.arange(o) * s - p
         firsts.append(np.maximum(0, (-start + d - 1) // d) * step)
-    return _outer(firsts, np.add)
+    codes = _outer(firsts, np.add)
+    codes.flags.writeable = False
+    return codes
 
 
 def _codes_to_indices(
@@ -229,14 +283,10 @@ def max_pool(
     """Max pooling over the last ``len(kernel_size)`` axes; optionally also the argmax indices."""
     n = len(kernel_size)
     spatial = x.shape[-n:]
-    out_spatial = tuple(
-        pool_output_size(i, k, s, p, d, ceil_mode)
-        for i, k, s, p, d in zip(spatial, kernel_size, stride, padding, dilation, strict=True)
-    )
-    padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, dilation)
+    plan = _window_plan(spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    out_spatial, padded_size, slices = plan.out_spatial, plan.padded_size, plan.slices
     rows = x.data.reshape((-1,) + spatial)
     padder = _BlockPadder(rows, padding, padded_size, -np.inf)
-    slices = list(_offset_slices(out_spatial, kernel_size, stride, dilation))
     best = np.empty((len(rows),) + out_spatial, dtype=x.dtype)
     parts = _row_parts(len(rows), best.size * len(slices))
 
@@ -272,7 +322,7 @@ def max_pool(
                 _argmax_update(target, target_code, source[slices[offset]], offset, nan_aware)
 
     parallel_map(argmax_rows, parts)
-    assigned, accumulated = _route_order(kernel_size, stride, dilation)
+    assigned, accumulated, tiled = plan.assigned, plan.accumulated, plan.tiled
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         grad_rows = grad.reshape(code.shape)
@@ -281,7 +331,8 @@ def max_pool(
 
         def route_rows(part: slice) -> None:
             for block, target in unpadder.blocks(part):
-                target.fill(0)
+                if not tiled:
+                    target.fill(0)
                 source, source_code = grad_rows[block], code[block]
                 for offset in assigned:
                     np.multiply(source, source_code == offset, out=target[slices[offset]])
@@ -341,15 +392,10 @@ def avg_pool(
     """Average pooling over the last ``len(kernel_size)`` axes."""
     n = len(kernel_size)
     spatial = x.shape[-n:]
-    ones = (1,) * n
-    out_spatial = tuple(
-        pool_output_size(i, k, s, p, 1, ceil_mode)
-        for i, k, s, p in zip(spatial, kernel_size, stride, padding, strict=True)
-    )
-    padded_size = _padded_size(spatial, out_spatial, kernel_size, stride, padding, ones)
+    plan = _window_plan(spatial, kernel_size, stride, padding, (1,) * n, ceil_mode)
+    out_spatial, padded_size, slices = plan.out_spatial, plan.padded_size, plan.slices
     rows = x.data.reshape((-1,) + spatial)
     padder = _BlockPadder(rows, padding, padded_size, 0.0)
-    slices = list(_offset_slices(out_spatial, kernel_size, stride, ones))
     divisor = _avg_divisor(
         spatial,
         out_spatial,
@@ -372,17 +418,18 @@ def avg_pool(
             np.divide(target, divisor, out=target)
 
     parallel_map(average_rows, parts)
-    assigned, accumulated = _route_order(kernel_size, stride, ones)
+    assigned, accumulated, tiled = plan.assigned, plan.accumulated, plan.tiled
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        share = grad.reshape(out.shape) / divisor
+        grad_rows = grad.reshape(out.shape)
         grad_input = np.empty(rows.shape, dtype=grad.dtype)
         unpadder = _BlockPadder(grad_input, padding, padded_size, 0.0)
 
         def spread_rows(part: slice) -> None:
             for block, target in unpadder.blocks(part):
-                target.fill(0)
-                source = share[block]
+                if not tiled:
+                    target.fill(0)
+                source = grad_rows[block] / divisor
                 for offset in assigned:
                     target[slices[offset]] = source
                 for offset in accumulated:

@@ -36,8 +36,6 @@ CHECKPOINT_FORMAT = "cnnkit-checkpoint"
 WEIGHTS_FORMAT = "cnnkit-weights"
 FORMAT_VERSION = "1"
 _TENSOR_KEY = "__tensor__"
-# safetensors stores 0-d arrays as shape (1,); this key marks the ones to squeeze back.
-_SCALAR_TENSOR_KEY = "__scalar_tensor__"
 
 
 class CheckpointError(RuntimeError):
@@ -58,18 +56,24 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def _contiguous(array: np.ndarray) -> np.ndarray:
+    """C-contiguous, as safetensors needs; unlike ``np.ascontiguousarray`` keeps 0-d arrays 0-d
+    (``num_batches_tracked``)."""
+    return np.asarray(array, order="C")
+
+
 def _flatten(state: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     """JSON skeleton of ``state``; its arrays are moved into ``arrays`` under their path."""
     if isinstance(state, Tensor):
         state = state.data
     if isinstance(state, np.ndarray):
-        arrays[path] = np.ascontiguousarray(state.reshape(state.shape or (1,)))
-        return {_SCALAR_TENSOR_KEY if state.ndim == 0 else _TENSOR_KEY: path}
+        arrays[path] = _contiguous(state)
+        return {_TENSOR_KEY: path}
     if isinstance(state, np.generic):
         return state.item()
     if isinstance(state, dict):
-        if _TENSOR_KEY in state or _SCALAR_TENSOR_KEY in state:
-            raise ValueError(f"state at {path!r} uses a reserved key")
+        if _TENSOR_KEY in state:
+            raise ValueError(f"state at {path!r} uses the reserved key {_TENSOR_KEY!r}")
         # JSON keys are strings; int keys (optimizer state) are tagged to come back as ints.
         return {
             (f"int:{key}" if isinstance(key, int) else str(key)): _flatten(
@@ -88,8 +92,6 @@ def _unflatten(skeleton: Any, arrays: dict[str, np.ndarray]) -> Any:
     if isinstance(skeleton, dict):
         if set(skeleton) == {_TENSOR_KEY}:
             return arrays[skeleton[_TENSOR_KEY]]
-        if set(skeleton) == {_SCALAR_TENSOR_KEY}:
-            return arrays[skeleton[_SCALAR_TENSOR_KEY]].reshape(())
         return {
             (int(key[4:]) if key.startswith("int:") else key): _unflatten(value, arrays)
             for key, value in skeleton.items()
@@ -160,7 +162,7 @@ def save_weights(
     The file also loads in PyTorch: ``model.load_state_dict(safetensors.torch.load_file(path))``.
     """
     arrays = {
-        name: np.ascontiguousarray(value.data if isinstance(value, Tensor) else value)
+        name: _contiguous(value.data if isinstance(value, Tensor) else value)
         for name, value in state_dict.items()
     }
     tags = {"format": WEIGHTS_FORMAT, "version": FORMAT_VERSION, **(metadata or {})}

@@ -21,14 +21,21 @@ from cnnkit.tensor import Tensor
 __all__ = [
     "elu",
     "gelu",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
     "leaky_relu",
     "log_softmax",
+    "logsigmoid",
+    "mish",
     "pad",
     "relu",
+    "relu6",
     "sigmoid",
     "silu",
     "softmax",
     "softplus",
+    "softsign",
     "tanh",
 ]
 
@@ -120,6 +127,54 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     if beta == 0:
         raise ValueError(f"beta must be non-zero, got beta={beta}")
     return ops.softplus(_floating_input(input), beta, _number(threshold, "threshold"))
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """Clip to ``[min_val, max_val]``; the gradient is 0 outside the open interval.
+
+    Args:
+        input: floating-point tensor of any shape.
+        min_val: lower bound.
+        max_val: upper bound, at least ``min_val``.
+    """
+    min_val, max_val = _number(min_val, "min_val"), _number(max_val, "max_val")
+    if max_val < min_val:
+        raise ValueError(
+            f"max_val must be at least min_val, got min_val={min_val}, max_val={max_val}"
+        )
+    return ops.hardtanh(_floating_input(input), min_val, max_val)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)`` (MobileNet's activation)."""
+    return ops.hardtanh(_floating_input(input), 0.0, 6.0)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(x + 3) / 6``, a piecewise-linear sigmoid."""
+    return ops.hardsigmoid(_floating_input(input))
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * relu6(x + 3) / 6`` (MobileNetV3)."""
+    return ops.hardswish(_floating_input(input))
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``."""
+    return ops.mish(_floating_input(input))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x))``, computed as ``-softplus(-x)`` so it never gives ``-inf``."""
+    return ops.logsigmoid(_floating_input(input))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return ops.softsign(_floating_input(input))
 
 
 def _softmax_dim(input: Tensor, dim: int | None, name: str) -> int:
