@@ -18,10 +18,12 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
 - ``add_task_arguments(parser)`` adds the task-specific flags (``--task``, ``--base-channels``,
   ``--scenes``...); ``task_kwargs(args)`` turns parsed flags into ``train_task`` keywords.
 
+``cnnkit train --task detect|segment|instance --data scenes`` and ``cnnkit predict RUN_DIR
+IMAGE -o OUT`` call these (``cnnkit.training.cli``).
+
 Metrics: ``miou`` (segmentation, background included; for ``instance`` from the semantic map
 painted with the instance masks), ``map_50`` / ``map`` (boxes, COCO),
-``mask_map_50`` / ``mask_map`` (instance masks). Run ``python -m cnnkit.detection.tasks`` for
-a command line until these are wired into ``cnnkit``.
+``mask_map_50`` / ``mask_map`` (instance masks).
 """
 
 from __future__ import annotations
@@ -423,8 +425,7 @@ def predict_task(
 
 
 def add_task_arguments(parser: argparse.ArgumentParser) -> None:
-    """The scene-task flags: ``--task``, ``--scenes``, ``--base-channels``, ``--context``..."""
-    parser.add_argument("--task", choices=TASKS, required=True, help="what to train")
+    """The scene-task flags: ``--scenes``, ``--base-channels``, ``--depth``, ``--context``..."""
     parser.add_argument(
         "--scenes", type=int, default=TaskConfig.scenes, help="training scenes generated per epoch"
     )
@@ -463,6 +464,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnkit.detection.tasks")
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser("train", help="train a scene task")
+    train.add_argument("--task", choices=TASKS, required=True, help="what to train")
     add_task_arguments(train)
     train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--batch-size", type=int, default=32)

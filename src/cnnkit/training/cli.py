@@ -18,7 +18,9 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+from cnnkit.detection.tasks import TASKS, add_task_arguments
 from cnnkit.models import MODELS
 from cnnkit.training.checkpoint import CheckpointError
 from cnnkit.training.datasets import DATASETS
@@ -89,9 +91,42 @@ def _set_threads(threads: int | None) -> None:
         cnnkit.set_num_threads(threads)
 
 
+def _train_scene_task(args: argparse.Namespace) -> int:
+    from cnnkit.detection.tasks import TaskConfig, task_kwargs, train_task
+
+    classification_only = ("model", "optimizer", "scheduler", "momentum", "weight_decay",
+                           "augment", "limit_test", "resume")  # fmt: skip
+    given = [name for name in classification_only if getattr(args, name) is not None]
+    if given:
+        flags = " ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise ValueError(f"{flags}: not an option of --task {args.task}")
+    if args.data not in (None, "scenes"):
+        raise ValueError(f"--task {args.task} trains on --data scenes, got --data {args.data}")
+    output_dir = args.out or f"runs/{args.task}-scenes-{time.strftime('%Y%m%d-%H%M%S')}"
+    print(f"training {args.task} on synthetic MNIST scenes -> {output_dir}")
+    result = train_task(
+        args.task,
+        epochs=args.epochs or TaskConfig.epochs,
+        batch_size=args.batch_size or TaskConfig.batch_size,
+        lr=args.lr or TaskConfig.lr,
+        seed=args.seed or 0,
+        output_dir=output_dir,
+        limit=args.limit_train,
+        threads=args.threads,
+        progress=not args.no_progress,
+        **task_kwargs(args),
+    )
+    print(", ".join(f"{name} {value:.4g}" for name, value in result.items()))
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     from cnnkit.training.trainer import Trainer
 
+    if args.task != "classify":
+        return _train_scene_task(args)
+    if args.data == "scenes":
+        raise ValueError("--data scenes needs --task detect, segment or instance")
     _set_threads(args.threads)
     progress = not args.no_progress
     if args.resume is not None:
@@ -157,12 +192,33 @@ def _predict(args: argparse.Namespace) -> int:
     from cnnkit.training.trainer import load_run
 
     _set_threads(args.threads)
+    if _is_scene_task_run(args.run_dir):
+        from cnnkit.detection.tasks import predict_task
+
+        if args.output is None:
+            raise ValueError("-o/--output: a detection or segmentation run draws onto images")
+        predict_task(args.run_dir, args.images, args.output)
+        print(f"predictions drawn to {args.output}")
+        return 0
     _, model, spec = load_run(args.run_dir)
     for path, top in zip(args.images, predict_files(model, spec, args.images, args.top_k),
                          strict=True):  # fmt: skip
         ranked = ", ".join(f"{name} {probability:.1%}" for name, probability in top)
         print(f"{path}: {ranked}")
     return 0
+
+
+def _is_scene_task_run(run_dir: str) -> bool:
+    """Runs of ``--task detect|segment|instance`` record the task in their config."""
+    import json
+
+    from cnnkit.training.trainer import RUN_FILE
+
+    try:
+        record = json.loads((Path(run_dir) / RUN_FILE).read_text())
+    except (OSError, ValueError):
+        return False  # load_run reports what is wrong with the directory
+    return isinstance(record.get("config"), dict) and "task" in record["config"]
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -178,8 +234,14 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model and write weights, checkpoint, metrics and curves to a run "
         "directory. Unset options take the defaults of cnnkit.training.TrainConfig.",
     )
+    train.add_argument(
+        "--task", type=_name, choices=("classify", *TASKS), default="classify",
+        help="classify (default), or detect/segment/instance on --data scenes",
+    )  # fmt: skip
     train.add_argument("--model", type=_name, choices=sorted(MODELS), help="default: lenet5")
-    train.add_argument("--data", type=_name, choices=sorted(DATASETS), help="default: mnist")
+    train.add_argument(
+        "--data", type=_name, choices=sorted([*DATASETS, "scenes"]), help="default: mnist"
+    )
     train.add_argument(
         "--data-dir", help="directory of the data set's files (default: bundled / system)"
     )
@@ -205,6 +267,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--out", help="run directory (default runs/<model>-<data>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    scene_flags = train.add_argument_group("scene tasks (--task detect, segment, instance)")
+    add_task_arguments(scene_flags)
     _common(train)
     train.set_defaults(func=_guarded("train", _train))
 
@@ -227,5 +291,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("run_dir", help="run directory written by cnnkit train")
     predict.add_argument("images", nargs="+", help="image files (PNG, JPEG, ...)")
     predict.add_argument("--top-k", type=_positive_int, default=3, help="classes to show")
+    predict.add_argument(
+        "-o", "--output", help="detection/segmentation runs: image (or directory) to draw onto"
+    )
     _common(predict)
     predict.set_defaults(func=_guarded("predict", _predict))

@@ -1,0 +1,68 @@
+"""`cnnkit train --task ...` and `cnnkit predict -o` reach the scene tasks; misuse is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnkit.cli import main
+
+
+@pytest.fixture(scope="module")
+def detect_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("runs") / "detect"
+    code = main([
+        "train", "--task", "detect", "--data", "scenes", "--epochs", "1", "--limit", "16",
+        "--test-scenes", "8", "--batch-size", "8", "--no-progress", "--out", str(run_dir),
+    ])  # fmt: skip
+    assert code == 0
+    return run_dir
+
+
+def test_train_task_writes_a_run_directory(detect_run: Path) -> None:
+    record = json.loads((detect_run / "run.json").read_text())
+    assert record["config"]["task"] == "detect"
+    assert record["status"] == "finished"
+    assert {"map_50", "map"} <= set(record["result"])
+    assert (detect_run / "model.safetensors").is_file()
+
+
+def test_predict_draws_detections(detect_run: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "scene.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    Image.fromarray(pixels).save(picture)
+    output = tmp_path / "drawn.png"
+    assert main(["predict", str(detect_run), str(picture), "-o", str(output)]) == 0
+    width, height = Image.open(output).size
+    assert width == height >= 64  # the scene, drawn (enlarged) with its boxes
+
+
+def test_predict_of_a_task_run_needs_an_output(detect_run: Path, tmp_path: Path, capsys) -> None:
+    picture = tmp_path / "scene.png"
+    Image.fromarray(np.zeros((64, 64), dtype=np.uint8)).save(picture)
+    assert main(["predict", str(detect_run), str(picture)]) == 1
+    assert "-o/--output" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--task", "segment", "--model", "lenet5"], "--model: not an option of --task segment"),
+        (["--task", "detect", "--data", "mnist"], "trains on --data scenes, got --data mnist"),
+        (["--data", "scenes"], "--data scenes needs --task detect, segment or instance"),
+    ],
+)
+def test_scene_task_misuse_is_refused(argv: list[str], message: str, capsys) -> None:
+    assert main(["train", *argv, "--no-progress"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_task_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--task", "classification"])
+    assert exit_info.value.code == 2
+    assert "--task" in capsys.readouterr().err
