@@ -133,8 +133,8 @@ def test_task_arguments_round_trip():
 
     parser = argparse.ArgumentParser()
     add_task_arguments(parser)
-    args = parser.parse_args(["--task", "detect", "--base-channels", "4", "--context"])
-    assert args.task == "detect"
+    args = parser.parse_args(["--base-channels", "4", "--context", "--scenes", "50"])
     assert task_kwargs(args)["base_channels"] == 4 and task_kwargs(args)["context"]
+    assert task_kwargs(args)["scenes"] == 50
     with pytest.raises(ValueError, match="task"):
         train_task("classify", epochs=1, batch_size=1, lr=0.1, seed=0, output_dir="unused")
