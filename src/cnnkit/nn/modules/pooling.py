@@ -81,6 +81,18 @@ class _MaxPoolNd(Module):
             f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
         )
 
+    def forward(self, input: Tensor) -> Any:
+        max_pool = getattr(F, f"max_pool{self._dims}d")
+        return max_pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            ceil_mode=self.ceil_mode,
+            return_indices=self.return_indices,
+        )
+
 
 _MAX_POOL_DOC = """{d}-D max pooling (PyTorch's ``MaxPool{d}d``; note ``return_indices`` comes
     before ``ceil_mode``).
@@ -104,48 +116,15 @@ class MaxPool1d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=1, spatial="L")
     _dims = 1
 
-    def forward(self, input: Tensor) -> Any:
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
-
 
 class MaxPool2d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=2, spatial="H, W")
     _dims = 2
 
-    def forward(self, input: Tensor) -> Any:
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
-
 
 class MaxPool3d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=3, spatial="D, H, W")
     _dims = 3
-
-    def forward(self, input: Tensor) -> Any:
-        return F.max_pool3d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            ceil_mode=self.ceil_mode,
-            return_indices=self.return_indices,
-        )
 
 
 _AVG_POOL_DOC = """{d}-D average pooling (PyTorch's ``AvgPool{d}d``).
@@ -230,37 +209,27 @@ class _AvgPoolNd(Module):
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
+    def forward(self, input: Tensor) -> Tensor:
+        avg_pool = getattr(F, f"avg_pool{self._dims}d")
+        return avg_pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
 
 class AvgPool2d(_AvgPoolNd):
     __doc__ = _AVG_POOL_DOC.format(d=2, spatial="H, W", extra=_DIVISOR_DOC)
     _dims = 2
 
-    def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-        )
-
 
 class AvgPool3d(_AvgPoolNd):
     __doc__ = _AVG_POOL_DOC.format(d=3, spatial="D, H, W", extra=_DIVISOR_DOC)
     _dims = 3
-
-    def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool3d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.ceil_mode,
-            self.count_include_pad,
-            self.divisor_override,
-        )
 
 
 def _check_output_size(output_size: Any, dims: int, allow_none: bool) -> None:
