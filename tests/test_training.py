@@ -53,30 +53,33 @@ def _batches(name: str, batch: int, dtype) -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(shape).astype(dtype), labels.reshape(STEPS, batch)
 
 
-def _optimizers(kind: str, ours, twin, dtype):
+def _optimizers(kind: str, ours, twin):
     if kind == "sgd":
         options = {"lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4}
         return optim.SGD(ours.parameters(), **options), torch.optim.SGD(
             twin.parameters(), **options
         )
-    # In float32, eps=1e-6 rather than 1e-8: Adam's first steps map every gradient to about
-    # +-lr, so an entry whose float32 gradient is pure rounding noise (~1e-9, from cancellation
-    # in a sum) would move by +-lr on a coin flip that no two GEMMs call the same way. The
-    # larger eps damps only those entries; float64 runs keep torch's default eps.
-    eps = 1e-6 if dtype == np.float32 else 1e-8
-    options = {"lr": 2e-3, "weight_decay": 1e-2, "eps": eps}
+    options = {"lr": 2e-3, "weight_decay": 1e-2}
     return optim.AdamW(ours.parameters(), **options), torch.optim.AdamW(
         twin.parameters(), **options
     )
 
 
-# ResNet-20 is run in float64 on both sides: with batch norm in train mode its float32 run
-# amplifies last-bit differences (reduction order in convolutions) chaotically after a few
-# dozen steps; float64 shows that the arithmetic is the same.
-@pytest.mark.parametrize(("name", "dtype", "batch"), [
-    ("lenet5", np.float32, 16), ("lenet5", np.float64, 16), ("resnet20", np.float64, 4),
+# Which runs are compared in float32 and which in float64 on both sides:
+# - ResNet-20 (batch norm in train mode) amplifies last-bit differences chaotically in float32
+#   after a few dozen steps (reduction order in convolutions).
+# - AdamW divides each gradient by its own running RMS, so an entry whose float32 gradient is
+#   rounding noise (~1e-9, from cancellation in a sum) still moves by about +-lr. Which way it
+#   goes depends on the last bit of the sum, which differs between two correct summation
+#   orders. A float32 LeNet-5 AdamW run passed in isolation but ended 2.5e-4 (relative to the
+#   largest weight) off torch in one full-suite CI process: the bit that differed there was
+#   not pinned down (candidates: BLAS blocking, NumPy's alignment-dependent SIMD reductions)
+#   so that case is run in float64, which shows the arithmetic itself is torch's (~1e-11).
+@pytest.mark.parametrize(("name", "dtype", "batch", "kind"), [
+    ("lenet5", np.float32, 16, "sgd"), ("lenet5", np.float64, 16, "sgd"),
+    ("lenet5", np.float64, 16, "adamw"),
+    ("resnet20", np.float64, 4, "sgd"), ("resnet20", np.float64, 4, "adamw"),
 ])  # fmt: skip
-@pytest.mark.parametrize("kind", ["sgd", "adamw"])
 def test_training_trajectory_matches_torch(name, dtype, batch, kind):
     torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
     torch.manual_seed(0)
@@ -88,7 +91,7 @@ def test_training_trajectory_matches_torch(name, dtype, batch, kind):
         ours.double()
     ours.train()
     images, labels = _batches(name, batch, dtype)
-    our_opt, torch_opt = _optimizers(kind, ours, twin, dtype)
+    our_opt, torch_opt = _optimizers(kind, ours, twin)
     for step in range(STEPS):
         loss = F.cross_entropy(ours(cnnkit.Tensor(images[step])), cnnkit.Tensor(labels[step]))
         our_opt.zero_grad()
