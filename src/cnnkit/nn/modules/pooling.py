@@ -56,6 +56,7 @@ def _check_window(
 
 class _MaxPoolNd(Module):
     _dims: int
+    _function: Any
 
     def __init__(
         self,
@@ -82,8 +83,7 @@ class _MaxPoolNd(Module):
         )
 
     def forward(self, input: Tensor) -> Any:
-        max_pool = getattr(F, f"max_pool{self._dims}d")
-        return max_pool(
+        return self._function(
             input,
             self.kernel_size,
             self.stride,
@@ -115,16 +115,19 @@ _MAX_POOL_DOC = """{d}-D max pooling (PyTorch's ``MaxPool{d}d``; note ``return_i
 class MaxPool1d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=1, spatial="L")
     _dims = 1
+    _function = staticmethod(F.max_pool1d)
 
 
 class MaxPool2d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=2, spatial="H, W")
     _dims = 2
+    _function = staticmethod(F.max_pool2d)
 
 
 class MaxPool3d(_MaxPoolNd):
     __doc__ = _MAX_POOL_DOC.format(d=3, spatial="D, H, W")
     _dims = 3
+    _function = staticmethod(F.max_pool3d)
 
 
 _AVG_POOL_DOC = """{d}-D average pooling (PyTorch's ``AvgPool{d}d``).
@@ -179,6 +182,7 @@ class AvgPool1d(Module):
 
 class _AvgPoolNd(Module):
     _dims: int
+    _function: Any
 
     def __init__(
         self,
@@ -210,8 +214,7 @@ class _AvgPoolNd(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
     def forward(self, input: Tensor) -> Tensor:
-        avg_pool = getattr(F, f"avg_pool{self._dims}d")
-        return avg_pool(
+        return self._function(
             input,
             self.kernel_size,
             self.stride,
@@ -225,11 +228,13 @@ class _AvgPoolNd(Module):
 class AvgPool2d(_AvgPoolNd):
     __doc__ = _AVG_POOL_DOC.format(d=2, spatial="H, W", extra=_DIVISOR_DOC)
     _dims = 2
+    _function = staticmethod(F.avg_pool2d)
 
 
 class AvgPool3d(_AvgPoolNd):
     __doc__ = _AVG_POOL_DOC.format(d=3, spatial="D, H, W", extra=_DIVISOR_DOC)
     _dims = 3
+    _function = staticmethod(F.avg_pool3d)
 
 
 def _check_output_size(output_size: Any, dims: int, allow_none: bool) -> None:
