@@ -12,7 +12,7 @@ from functools import partial
 import numpy as np
 
 from cnnkit.ops._util import ieee_silent
-from cnnkit.ops.elementwise import sigmoid_values
+from cnnkit.ops.elementwise import log_sigmoid_values, sigmoid_values
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -128,8 +128,9 @@ def mish(a: Tensor) -> Tensor:
 def logsigmoid(a: Tensor) -> Tensor:
     """``log(sigmoid(x)) = -softplus(-x)``, finite for any input."""
     x = a.data
-    out = np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-    return Tensor.from_op(out, (a,), lambda grad: (grad * sigmoid_values(-x),))
+    return Tensor.from_op(
+        log_sigmoid_values(x), (a,), lambda grad: (grad * sigmoid_values(-x),)
+    )
 
 
 def softsign(a: Tensor) -> Tensor:

@@ -163,6 +163,11 @@ def sigmoid_values(x: np.ndarray) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+def log_sigmoid_values(x: np.ndarray) -> np.ndarray:
+    """``log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|))`` of an array: no overflow for any x."""
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
 def sigmoid(a: Tensor) -> Tensor:
     out = sigmoid_values(a.data)
     return Tensor.from_op(out, (a,), lambda grad: (grad * out * (1 - out),))

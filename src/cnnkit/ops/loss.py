@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from cnnkit.ops._util import unbroadcast
+from cnnkit.ops.elementwise import log_sigmoid_values
 from cnnkit.tensor import Tensor
 
 __all__ = [
@@ -354,11 +355,6 @@ def binary_cross_entropy(
     return Tensor.from_op(out, (input, target), backward)
 
 
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    """log σ(x) = min(x, 0) - log(1 + e^-|x|): no overflow for any x."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-
-
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -371,10 +367,9 @@ def binary_cross_entropy_with_logits(
     ``pos_weight`` p (broadcast against the last dimension) scales the positive term.
     """
     x, y = input.data, target.data
-    log_sigmoid = _log_sigmoid(x)
-    if pos_weight is not None:
-        log_sigmoid = log_sigmoid * ((pos_weight - 1) * y + 1)
-    loss = (1 - y) * x - log_sigmoid
+    log_sigmoid = log_sigmoid_values(x)
+    positive_term = log_sigmoid if pos_weight is None else log_sigmoid * ((pos_weight - 1) * y + 1)
+    loss = (1 - y) * x - positive_term
     if weight is not None:
         loss = loss * weight
     out = _reduce_elements(loss.astype(np.result_type(x, y), copy=False), reduction)
@@ -385,7 +380,7 @@ def binary_cross_entropy_with_logits(
             upstream = upstream * weight
         grad_input = grad_target = None
         if input.requires_grad:
-            sigmoid = np.exp(_log_sigmoid(x))
+            sigmoid = np.exp(log_sigmoid)
             if pos_weight is None:
                 local = sigmoid - y
             else:
@@ -393,7 +388,7 @@ def binary_cross_entropy_with_logits(
                 local = (positive + 1 - y) * sigmoid - positive
             grad_input = (upstream * local).astype(x.dtype, copy=False)
         if target.requires_grad:
-            local = -x if pos_weight is None else _log_sigmoid(-x) - _log_sigmoid(x) * pos_weight
+            local = -x if pos_weight is None else log_sigmoid_values(-x) - log_sigmoid * pos_weight
             grad_target = (upstream * local).astype(y.dtype, copy=False)
         return grad_input, grad_target
 
