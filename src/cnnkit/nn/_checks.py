@@ -39,6 +39,12 @@ def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
 
 
+def positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    return int(value)
+
+
 def positive_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     result = ntuple(value, n, name)
     if any(v <= 0 for v in result):

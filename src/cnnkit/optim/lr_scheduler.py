@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
+from cnnkit.nn._checks import positive_int
 from cnnkit.optim.optimizer import Optimizer
 
 __all__ = [
@@ -93,11 +94,6 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
 
 def _per_group(value: Any, name: str, optimizer: Optimizer) -> list[Any]:
     """One value per parameter group: a list of that length, or a scalar repeated."""
@@ -163,7 +159,7 @@ class StepLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
     ) -> None:
-        self.step_size = _positive_int(step_size, "step_size")
+        self.step_size = positive_int(step_size, "step_size")
         self.gamma = gamma
         super().__init__(optimizer, last_epoch)
 
@@ -228,7 +224,7 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        self.T_max = _positive_int(T_max, "T_max")
+        self.T_max = positive_int(T_max, "T_max")
         self.eta_min = eta_min
         super().__init__(optimizer, last_epoch)
 
@@ -304,9 +300,9 @@ class OneCycleLR(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if total_steps is not None:
-            self.total_steps = _positive_int(total_steps, "total_steps")
+            self.total_steps = positive_int(total_steps, "total_steps")
         elif epochs is not None and steps_per_epoch is not None:
-            self.total_steps = _positive_int(epochs, "epochs") * _positive_int(
+            self.total_steps = positive_int(epochs, "epochs") * positive_int(
                 steps_per_epoch, "steps_per_epoch"
             )
         else:

@@ -16,7 +16,7 @@ import numpy as np
 from cnnkit.arithmetic.shapes import conv_transpose_output_size, same_padding
 from cnnkit.nn import functional as F
 from cnnkit.nn import init
-from cnnkit.nn._checks import factory_dtype, non_negative_tuple, positive_tuple
+from cnnkit.nn._checks import factory_dtype, non_negative_tuple, positive_int, positive_tuple
 from cnnkit.nn.modules.module import Module
 from cnnkit.nn.parameter import Parameter
 from cnnkit.tensor import Tensor
@@ -33,11 +33,6 @@ __all__ = [
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("same", "valid")
 
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return int(value)
 
 
 class _ConvNd(Module):
@@ -63,9 +58,9 @@ class _ConvNd(Module):
     ) -> None:
         super().__init__()
         d = self._dims
-        in_channels = _positive_int(in_channels, "in_channels")
-        out_channels = _positive_int(out_channels, "out_channels")
-        groups = _positive_int(groups, "groups")
+        in_channels = positive_int(in_channels, "in_channels")
+        out_channels = positive_int(out_channels, "out_channels")
+        groups = positive_int(groups, "groups")
         if in_channels % groups:
             raise ValueError(
                 f"in_channels must be divisible by groups, got in_channels={in_channels} and "

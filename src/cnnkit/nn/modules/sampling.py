@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from cnnkit.nn import functional as F
+from cnnkit.nn._checks import positive_int
 from cnnkit.nn.modules.module import Module
 from cnnkit.tensor import Tensor
 
@@ -19,11 +18,6 @@ __all__ = [
 UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
 ALIGNABLE_MODES = ("linear", "bilinear", "bicubic", "trilinear")
 
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-    return value
 
 
 class Upsample(Module):
@@ -129,7 +123,7 @@ class PixelShuffle(Module):
 
     def __init__(self, upscale_factor: int) -> None:
         super().__init__()
-        self.upscale_factor = _positive_int(upscale_factor, "upscale_factor")
+        self.upscale_factor = positive_int(upscale_factor, "upscale_factor")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_shuffle(input, self.upscale_factor)
@@ -151,7 +145,7 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int) -> None:
         super().__init__()
-        self.downscale_factor = _positive_int(downscale_factor, "downscale_factor")
+        self.downscale_factor = positive_int(downscale_factor, "downscale_factor")
 
     def forward(self, input: Tensor) -> Tensor:
         return F.pixel_unshuffle(input, self.downscale_factor)
