@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cnnkit import ops
-from cnnkit.ops._util import check_dim
+from cnnkit.nn._checks import check_dim
 from cnnkit.tensor import Tensor
 
 __all__ = [

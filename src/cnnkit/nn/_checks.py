@@ -59,6 +59,19 @@ def non_negative_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
     return result
 
 
+def check_dim(dim: int, ndim: int, name: str = "dim") -> int:
+    """``dim`` as a non-negative axis, or IndexError naming it (PyTorch raises IndexError)."""
+    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {name}={dim!r}")
+    low, high = (-ndim, ndim - 1) if ndim else (-1, 0)
+    if not low <= dim <= high:
+        raise IndexError(
+            f"{name}={dim} is out of range for a {ndim}-D tensor "
+            f"(expected to be in range of [{low}, {high}])"
+        )
+    return int(dim) % ndim if ndim else 0
+
+
 def check_ndim(value: Tensor, allowed: tuple[int, ...], what: str, name: str = "input") -> None:
     if value.ndim not in allowed:
         expected = " or ".join(f"{n}-D" for n in allowed)

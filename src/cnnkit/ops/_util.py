@@ -69,19 +69,3 @@ def normalize_dims(dim: int | tuple[int, ...] | list[int] | None, ndim: int) -> 
         return tuple(range(ndim))
     dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
     return tuple(int(d) % ndim for d in dims)
-
-
-def check_dim(dim: int, ndim: int, name: str = "dim") -> int:
-    """``dim`` as a non-negative axis, or IndexError naming it (PyTorch raises IndexError).
-
-    Used by the API edges (``cnnkit.functions``, ``nn.functional``); ops trust their inputs.
-    """
-    if isinstance(dim, bool) or not isinstance(dim, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {name}={dim!r}")
-    low, high = (-ndim, ndim - 1) if ndim else (-1, 0)
-    if not low <= dim <= high:
-        raise IndexError(
-            f"{name}={dim} is out of range for a {ndim}-D tensor "
-            f"(expected to be in range of [{low}, {high}])"
-        )
-    return int(dim) % ndim if ndim else 0

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from cnnkit import ops
-from cnnkit.nn._checks import check_floating, to_tensor
-from cnnkit.ops._util import check_dim
+from cnnkit.nn._checks import check_dim, check_floating, to_tensor
 from cnnkit.tensor import Tensor
 
 __all__ = [
