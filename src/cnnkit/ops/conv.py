@@ -32,8 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
@@ -52,11 +51,11 @@ _PAGE_BYTES = 4096
 _TRANSPOSE_BLOCK = 8  # channels copied together when transposing NCHW -> NHWC
 
 Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
+Part = TypeVar("Part")
 Result = TypeVar("Result")
 
 
-@dataclass(frozen=True)
-class _Geometry:
+class _Geometry(NamedTuple):  # a tuple: hashed in C, for the caches below
     """Per spatial dimension: kernel size, stride, dilation, zero padding before and after."""
 
     kernel: tuple[int, ...]
@@ -174,22 +173,26 @@ def _from_gemm_weight(weight: np.ndarray) -> np.ndarray:
 def _windows(xp: np.ndarray, geometry: _Geometry, out_size: Sequence[int]) -> np.ndarray:
     """Read-only view (N, *O, *K, C) of the padded channels-last ``xp``: every kernel window."""
     xp = np.ascontiguousarray(xp)  # a no-op for ``_pad``'s results; the view below needs it
-    strides = xp.strides
-    spatial = strides[1:-1]
     # the ndarray constructor instead of as_strided: a third of its ~8 us per call
     windows = np.ndarray(
         (xp.shape[0], *out_size, *geometry.kernel, xp.shape[-1]),
         xp.dtype,
         buffer=xp,
-        strides=(
-            strides[0],
-            *(st * s for st, s in zip(spatial, geometry.stride, strict=True)),
-            *(st * d for st, d in zip(spatial, geometry.dilation, strict=True)),
-            strides[-1],
-        ),
+        strides=_window_strides(xp.strides, geometry),
     )
     windows.flags.writeable = False
     return windows
+
+
+@functools.lru_cache(maxsize=512)
+def _window_strides(strides: tuple[int, ...], geometry: _Geometry) -> tuple[int, ...]:
+    spatial = strides[1:-1]
+    return (
+        strides[0],
+        *(st * s for st, s in zip(spatial, geometry.stride, strict=True)),
+        *(st * d for st, d in zip(spatial, geometry.dilation, strict=True)),
+        strides[-1],
+    )
 
 
 def _tap_slices(
@@ -215,23 +218,43 @@ def _split_batch(batch: int, work_bytes: int) -> list[range]:
 
 def _split_outputs(
     batch: int, out_rows: int, work_bytes: int, *, by_rows: bool = True
-) -> list[Chunk]:
+) -> tuple[Chunk, ...]:
     """Parts (n0, n1, r0, r1) of samples x first output dim, one per thread.
 
     Contiguous sample ranges; a single image (``by_rows``: when parts may write overlapping
     input rows, they may not) is split over its ``out_rows`` output rows instead, so that
     batch-1 inference uses every thread without BLAS threads.
     """
-    samples = _split_batch(batch, work_bytes)
-    threads = min(get_num_threads(), out_rows)
-    if batch > 1 or not by_rows or work_bytes < _MIN_ROW_SPLIT_BYTES or threads == 1:
-        return [(part.start, part.stop, 0, out_rows) for part in samples]
-    bounds = [out_rows * t // threads for t in range(threads + 1)]
-    return [(0, 1, bounds[t], bounds[t + 1]) for t in range(threads)]
+    return _cached_split(
+        batch, out_rows, work_bytes, by_rows, get_num_threads(), _MIN_PARALLEL_BYTES,
+        _MIN_ROW_SPLIT_BYTES,
+    )  # fmt: skip
+
+
+# The plans below are cached (with the settings they read as part of the key, so that tests
+# may change them): at batch 1, computing them cost ~10 us of a ~150 us convolution.
+@functools.lru_cache(maxsize=1024)
+def _cached_split(
+    batch: int,
+    out_rows: int,
+    work_bytes: int,
+    by_rows: bool,
+    threads: int,
+    min_parallel_bytes: int,
+    min_row_split_bytes: int,
+) -> tuple[Chunk, ...]:
+    threads = 1 if work_bytes < min_parallel_bytes else threads
+    if batch == 1 and by_rows and work_bytes >= min_row_split_bytes:
+        threads = min(threads, out_rows)
+        bounds = [out_rows * t // threads for t in range(threads + 1)]
+        return tuple((0, 1, bounds[t], bounds[t + 1]) for t in range(threads))
+    threads = max(1, min(threads, batch))
+    bounds = [batch * t // threads for t in range(threads + 1)]
+    return tuple((bounds[t], bounds[t + 1], 0, out_rows) for t in range(threads))
 
 
 def _run_parts(
-    function: Callable[[Chunk], Result], parts: Sequence[Chunk], flops: int
+    function: Callable[[Part], Result], parts: Sequence[Part], flops: int
 ) -> list[Result]:
     """``function`` over ``parts`` in parallel; one part alone with BLAS at one thread if small."""
     if len(parts) == 1:
@@ -240,17 +263,26 @@ def _run_parts(
     return parallel_map(function, parts)
 
 
-def _chunks(part: Chunk, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
+def _chunks(part: Chunk, out_size: Sequence[int], row_bytes: int) -> tuple[Chunk, ...]:
     """Pieces (n0, n1, r0, r1) of a part (samples x first output dim), each about
     ``_CHUNK_BYTES``."""
+    return _cached_chunks(part, tuple(out_size), row_bytes, _CHUNK_BYTES)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_chunks(
+    part: Chunk, out_size: tuple[int, ...], row_bytes: int, chunk_bytes: int
+) -> tuple[Chunk, ...]:
     n0, n1, r0, r1 = part
     line_bytes = max(row_bytes * math.prod(out_size[1:]), 1)
     sample_bytes = line_bytes * out_size[0]
-    if sample_bytes <= _CHUNK_BYTES and r1 - r0 == out_size[0]:
-        step = max(1, _CHUNK_BYTES // max(sample_bytes, 1))
-        return [(n, min(n + step, n1), r0, r1) for n in range(n0, n1, step)]
-    lines = max(1, _CHUNK_BYTES // line_bytes)
-    return [(n, n + 1, r, min(r + lines, r1)) for n in range(n0, n1) for r in range(r0, r1, lines)]
+    if sample_bytes <= chunk_bytes and r1 - r0 == out_size[0]:
+        step = max(1, chunk_bytes // max(sample_bytes, 1))
+        return tuple((n, min(n + step, n1), r0, r1) for n in range(n0, n1, step))
+    lines = max(1, chunk_bytes // line_bytes)
+    return tuple(
+        (n, n + 1, r, min(r + lines, r1)) for n in range(n0, n1) for r in range(r0, r1, lines)
+    )
 
 
 def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
