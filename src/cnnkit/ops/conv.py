@@ -49,6 +49,7 @@ _MIN_PARALLEL_BYTES = 1 << 18  # below this much work, threads cost more than th
 _MIN_ROW_SPLIT_BYTES = 1 << 25
 _PAGE_BYTES = 4096
 _TRANSPOSE_BLOCK = 8  # channels copied together when transposing NCHW -> NHWC
+_NARROW_CHANNELS = 3  # inputs with this few channels use the channel-major im2col
 
 Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
 Part = TypeVar("Part")
@@ -614,6 +615,8 @@ def conv(
     geometry = _conv_geometry(weight.shape[2:], tuple(stride), tuple(dilation), padding)
     if _is_pointwise(x, geometry, groups):
         return _pointwise_conv(input, weight, bias, unbatched)
+    if groups == 1 and x.shape[1] <= _NARROW_CHANNELS:
+        return _narrow_conv(input, weight, bias, geometry, unbatched)
     input_size = x.shape[2:]
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
@@ -707,6 +710,100 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _narrow_conv(
+    input: Tensor, weight: Tensor, bias: Tensor | None, geometry: _Geometry, unbatched: bool
+) -> Tensor:
+    """Convolution of an input with very few channels (an image: 1 or 3), channel-major.
+
+    Channels-last im2col would copy runs of only k*C values; here each im2col row is one
+    (channel, kernel offset) pair over all output positions, copied in runs of a whole output
+    row, and the GEMM (C_out, C*prod(K)) @ (C*prod(K), N*prod(O)) writes a (C_out, N, *O)
+    array, returned as an (N, C_out, *O) view. The im2col matrix (prod(K) times the input)
+    is kept for the weight gradient.
+    """
+    x = input.data[None] if unbatched else input.data
+    batch, channels, *input_size = x.shape
+    out_size = geometry.output_size(input_size)
+    positions = math.prod(out_size)
+    d = len(out_size)
+    padded = np.zeros(
+        (batch, channels, *(s + b + a for s, b, a in zip(
+            input_size, geometry.pad_before, geometry.pad_after, strict=True
+        ))),
+        dtype=x.dtype,
+    )  # fmt: skip
+    padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
+    strides = padded.strides
+    taps = np.ndarray(
+        (channels, *geometry.kernel, batch, *out_size),
+        padded.dtype,
+        buffer=padded,
+        strides=(
+            strides[1],
+            *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
+            strides[0],
+            *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
+        ),
+    )
+    row_length = channels * math.prod(geometry.kernel)
+    columns = np.empty(taps.shape, dtype=x.dtype)
+    flat_columns = columns.reshape(row_length, batch, positions)
+    matrix = weight.data.reshape(weight.shape[0], row_length)
+    out = np.empty((weight.shape[0], batch * positions), dtype=x.dtype)
+
+    def forward(samples: range) -> None:
+        part = slice(samples.start, samples.stop)
+        sample_axis = (slice(None),) * (d + 1) + (part,)
+        np.copyto(columns[sample_axis], taps[sample_axis])
+        rows = slice(samples.start * positions, samples.stop * positions)
+        block = flat_columns[:, part].reshape(row_length, len(samples) * positions)
+        np.matmul(matrix, block, out=out[:, rows])
+        if bias is not None:
+            out[:, rows] += bias.data[:, None]
+
+    flops = 2 * out.size * row_length
+    _run_parts(forward, _split_batch(batch, columns.nbytes), flops)
+    result = np.swapaxes(out.reshape(matrix.shape[0], batch, *out_size), 0, 1)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = np.ascontiguousarray(np.swapaxes(grad, 0, 1)).reshape(out.shape)
+        grad_padded = np.zeros_like(padded) if input.requires_grad else None
+        cols = flat_columns.reshape(row_length, batch * positions)
+
+        def run(samples: range) -> np.ndarray | None:
+            rows = slice(samples.start * positions, samples.stop * positions)
+            if grad_padded is not None:
+                back = (matrix.T @ grad[:, rows]).reshape(
+                    channels, *geometry.kernel, len(samples), *out_size
+                )
+                for tap in np.ndindex(channels, *geometry.kernel):
+                    spatial = _tap_slices(tap[1:], geometry, out_size, (0, out_size[0]))
+                    target = (slice(samples.start, samples.stop), tap[0], *spatial)
+                    grad_padded[target] += back[tap]
+            return grad[:, rows] @ cols[:, rows].T if weight.requires_grad else None
+
+        partials = _run_parts(run, _split_batch(batch, columns.nbytes), 2 * flops)
+        grad_input = grad_weight = None
+        if grad_padded is not None:
+            grad_input = grad_padded[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+            grad_input = grad_input[0] if unbatched else grad_input
+        if weight.requires_grad:
+            grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
+        grads = [grad_input, grad_weight]
+        if bias is not None:
+            grads.append(grad.sum(axis=1) if bias.requires_grad else None)
+        return tuple(grads)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _unpadded(geometry: _Geometry, input_size: Sequence[int]) -> tuple[slice, ...]:
+    """Spatial slices of a padded array that hold the input."""
+    return tuple(slice(b, b + s) for b, s in zip(geometry.pad_before, input_size, strict=True))
 
 
 def conv_transpose(
