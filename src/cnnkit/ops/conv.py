@@ -413,6 +413,8 @@ def _conv_input_grad_cl(
         return _conv_cl(_pad(grad, before, after), flipped, unit, tuple(input_size))
     if depthwise:
         return _depthwise_input_grad_cl(grad, weight, geometry, input_size)
+    if in_per_group < grad.shape[-2]:
+        return _col2im_input_grad_cm(grad, weight, geometry, input_size)
     return _col2im_input_grad_cl(grad, weight, geometry, input_size)
 
 
@@ -456,6 +458,53 @@ def _col2im_input_grad_cl(
     parts = _split_outputs(batch, out_size[0], work, by_rows=False)
     _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
     return _crop(dxp, geometry, input_size)
+
+
+def _col2im_input_grad_cm(
+    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+) -> np.ndarray:
+    """``_col2im_input_grad_cl`` accumulating channel-major, for few input channels.
+
+    Channels-last, each scatter-add moves runs of in/groups values (6 for LeNet's second
+    convolution): NumPy's per-run overhead dominated. Here the GEMM writes the columns
+    transposed, (prod(K) * in/groups, rows), and the rows of each kernel offset are added
+    into a (C, N, *S) gradient in runs of a whole output row. Returned as an (N, *S, C) view.
+    """
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    batch, *out_size, _ = grad.shape
+    itemsize = grad.dtype.itemsize
+    padded = [
+        s + b + a
+        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
+    ]
+    dxp = np.zeros((groups * in_per_group, batch, *padded), dtype=grad.dtype)
+    row_length = math.prod(kernel) * in_per_group
+    matrices = weight.reshape(groups, row_length, out_per_group)
+    offsets = list(np.ndindex(*kernel))
+
+    def run(part: Chunk) -> None:
+        chunks = _chunks(part, out_size, row_length * itemsize)
+        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            rows = _chunk_rows(chunk, out_size)
+            grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
+            for g in range(groups):
+                columns = buffer[: rows * row_length].reshape(row_length, rows)
+                group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
+                np.matmul(matrices[g], group_grad.T, out=columns)
+                columns = columns.reshape(*kernel, in_per_group, n1 - n0, r1 - r0, *out_size[1:])
+                channels = slice(g * in_per_group, (g + 1) * in_per_group)
+                for offset in offsets:
+                    spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
+                    dxp[(channels, slice(n0, n1), *spatial)] += columns[offset]
+
+    # parts write overlapping input rows unless they hold different samples
+    work = batch * math.prod(out_size) * row_length * itemsize
+    parts = _split_outputs(batch, out_size[0], work, by_rows=False)
+    _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
+    cropped = dxp[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+    return np.moveaxis(cropped, 0, -1)
 
 
 def _channel_sums(x: np.ndarray) -> np.ndarray:
