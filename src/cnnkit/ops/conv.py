@@ -764,19 +764,19 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
 def _narrow_conv(
     input: Tensor, weight: Tensor, bias: Tensor | None, geometry: _Geometry, unbatched: bool
 ) -> Tensor:
-    """Convolution of an input with very few channels (an image: 1 or 3), channel-major.
+    """Convolution of an input with very few channels (an image: 1 or 3), sample-major.
 
-    Channels-last im2col would copy runs of only k*C values; here each im2col row is one
-    (channel, kernel offset) pair over all output positions, copied in runs of a whole output
-    row, and the GEMM (C_out, C*prod(K)) @ (C*prod(K), N*prod(O)) writes a (C_out, N, *O)
-    array, returned as an (N, C_out, *O) view. The im2col matrix (prod(K) times the input)
-    is kept for the weight gradient.
+    Channels-last im2col would copy runs of only k*C values; here the im2col matrix of a
+    sample is (C*prod(K), prod(O)), one row per (channel, kernel offset) pair, copied in runs
+    of a whole output row, and the per-sample GEMMs (C_out, C*prod(K)) @ (C*prod(K), prod(O))
+    write the (N, C_out, *O) output in NCHW order, as the layers after a first convolution
+    (pooling, batch norm) expect it. The im2col matrices (prod(K) times the input) are kept
+    for the weight gradient.
     """
     x = input.data[None] if unbatched else input.data
     batch, channels, *input_size = x.shape
     out_size = geometry.output_size(input_size)
     positions = math.prod(out_size)
-    d = len(out_size)
     padded = np.zeros(
         (batch, channels, *(s + b + a for s, b, a in zip(
             input_size, geometry.pad_before, geometry.pad_after, strict=True
@@ -786,53 +786,54 @@ def _narrow_conv(
     padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
     strides = padded.strides
     taps = np.ndarray(
-        (channels, *geometry.kernel, batch, *out_size),
+        (batch, channels, *geometry.kernel, *out_size),
         padded.dtype,
         buffer=padded,
         strides=(
+            strides[0],
             strides[1],
             *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
-            strides[0],
             *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
         ),
     )
     row_length = channels * math.prod(geometry.kernel)
     columns = np.empty(taps.shape, dtype=x.dtype)
-    flat_columns = columns.reshape(row_length, batch, positions)
+    sample_columns = columns.reshape(batch, row_length, positions)
     matrix = weight.data.reshape(weight.shape[0], row_length)
-    out = np.empty((weight.shape[0], batch * positions), dtype=x.dtype)
+    out = np.empty((batch, weight.shape[0], positions), dtype=x.dtype)
 
     def forward(samples: range) -> None:
         part = slice(samples.start, samples.stop)
-        sample_axis = (slice(None),) * (d + 1) + (part,)
-        np.copyto(columns[sample_axis], taps[sample_axis])
-        rows = slice(samples.start * positions, samples.stop * positions)
-        block = flat_columns[:, part].reshape(row_length, len(samples) * positions)
-        np.matmul(matrix, block, out=out[:, rows])
+        np.copyto(columns[part], taps[part])
+        np.matmul(matrix, sample_columns[part], out=out[part])
         if bias is not None:
-            out[:, rows] += bias.data[:, None]
+            out[part] += bias.data[:, None]
 
     flops = 2 * out.size * row_length
     _run_parts(forward, _split_batch(batch, columns.nbytes), flops)
-    result = np.swapaxes(out.reshape(matrix.shape[0], batch, *out_size), 0, 1)
+    result = out.reshape(batch, matrix.shape[0], *out_size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
-        grad = np.ascontiguousarray(np.swapaxes(grad, 0, 1)).reshape(out.shape)
+        grad = grad.reshape(out.shape)  # a copy only if grad is not NCHW-contiguous
         grad_padded = np.zeros_like(padded) if input.requires_grad else None
-        cols = flat_columns.reshape(row_length, batch * positions)
 
         def run(samples: range) -> np.ndarray | None:
-            rows = slice(samples.start * positions, samples.stop * positions)
+            part = slice(samples.start, samples.stop)
             if grad_padded is not None:
-                back = (matrix.T @ grad[:, rows]).reshape(
-                    channels, *geometry.kernel, len(samples), *out_size
+                back = np.matmul(matrix.T, grad[part]).reshape(
+                    len(samples), channels, *geometry.kernel, *out_size
                 )
                 for tap in np.ndindex(channels, *geometry.kernel):
                     spatial = _tap_slices(tap[1:], geometry, out_size, (0, out_size[0]))
-                    target = (slice(samples.start, samples.stop), tap[0], *spatial)
-                    grad_padded[target] += back[tap]
-            return grad[:, rows] @ cols[:, rows].T if weight.requires_grad else None
+                    grad_padded[(part, tap[0], *spatial)] += back[(slice(None), *tap)]
+            if not weight.requires_grad:
+                return None
+            total = np.zeros_like(matrix)
+            product = np.empty_like(matrix)
+            for n in samples:  # a sum of per-sample products: no transposed copy of either
+                total += np.matmul(grad[n], sample_columns[n].T, out=product)
+            return total
 
         partials = _run_parts(run, _split_batch(batch, columns.nbytes), 2 * flops)
         grad_input = grad_weight = None
@@ -843,7 +844,7 @@ def _narrow_conv(
             grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
         grads = [grad_input, grad_weight]
         if bias is not None:
-            grads.append(grad.sum(axis=1) if bias.requires_grad else None)
+            grads.append(grad.sum(axis=(0, 2)) if bias.requires_grad else None)
         return tuple(grads)
 
     parents = (input, weight) if bias is None else (input, weight, bias)
