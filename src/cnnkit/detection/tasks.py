@@ -44,7 +44,7 @@ from tqdm import tqdm
 import cnnkit
 import cnnkit.nn.functional as F
 from cnnkit import nn, optim
-from cnnkit.data.scenes import SCENE_CLASSES, Scenes
+from cnnkit.data.scenes import OBJECTS, SCENE_CLASSES, Scenes
 from cnnkit.detection.centernet import centernet_loss, centernet_targets, decode_detections
 from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
@@ -97,6 +97,7 @@ class TaskConfig:
     context: bool = False
     stride: int = 4
     weight_decay: float = 1e-4
+    objects: str = "mnist"
 
 
 def build_model(config: TaskConfig) -> nn.Module:
@@ -202,6 +203,7 @@ def _scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
         config.max_objects,
         (config.scale_min, config.scale_max),
         seed=seed,
+        objects=config.objects,
     )
 
 
@@ -447,6 +449,13 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
         default=TaskConfig.test_scenes,
         help="held-out scenes for the final metrics",
     )
+    parser.add_argument(
+        "--objects",
+        choices=OBJECTS,
+        default=TaskConfig.objects,
+        help="what the scenes show: MNIST digits (bundled) or Fashion-MNIST items "
+        "(apt-get install dataset-fashion-mnist)",
+    )
 
 
 def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -457,6 +466,7 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "depth": args.depth,
         "context": args.context,
         "test_scenes": args.test_scenes,
+        "objects": args.objects,
     }
 
 
