@@ -142,30 +142,43 @@ def test_fashion_ground_truth_is_consistent(fashion, scenes):
     _check_ground_truth(fashion)
 
 
-def _footprint(silhouette, side):
-    """The footprint rule of the module docstring, from a silhouette made by scipy."""
+def _footprint(source_image, objects, side):
+    """The footprint rule of the module docstring, with the silhouette made by scipy."""
     matrix = _resize_matrix(28, side)
-    return matrix @ silhouette.astype(np.float32) @ matrix.T > 0.5
+    if objects == "mnist":
+        alpha = matrix @ (source_image / np.float32(255.0)) @ matrix.T
+    else:
+        alpha = matrix @ binary_fill_holes(source_image >= 13).astype(np.float32) @ matrix.T
+    return alpha > 0.5
 
 
-def test_fashion_masks_are_footprints_minus_later_footprints(fashion):
-    sources = _split_sources("fashion-mnist", "val")
-    dark_inside = 0
-    for index in range(len(fashion)):
-        count = int(fashion.counts[index])
+@pytest.mark.parametrize("objects", ["mnist", "fashion-mnist"])
+def test_masks_are_footprints_minus_later_footprints(objects, scenes, fashion):
+    made = scenes if objects == "mnist" else fashion
+    sources = _split_sources(objects, "val")
+    dark_inside = occluded = 0
+    for index in range(len(made)):
+        count = int(made.counts[index])
         painted = np.zeros((64, 64), dtype=np.int64)
-        for k, (source, y, x, side) in enumerate(fashion.placements[index, :count]):
-            assert 0 <= source < FASHION_SPLIT_SIZES["val"]
-            assert fashion.labels[index, k] == sources.labels[source]
+        for k, (source, y, x, side) in enumerate(made.placements[index, :count]):
+            assert 0 <= source < len(sources.labels)
+            assert made.labels[index, k] == sources.labels[source]
             image = sources.images[source]
-            footprint = _footprint(binary_fill_holes(image >= 13), side)
-            assert fashion.footprint_areas[index, k] == footprint.sum()
+            footprint = _footprint(image, objects, side)
+            assert made.footprint_areas[index, k] == footprint.sum()
             painted[y : y + side, x : x + side][footprint] = k + 1
-            # What thresholding the item's own intensity at one half would have left out.
+            # What thresholding the object's own intensity at one half would leave out.
             matrix = _resize_matrix(28, side)
-            dark_inside += np.sum(footprint & (matrix @ (image / 255.0) @ matrix.T <= 0.5))
-        np.testing.assert_array_equal(fashion.instances[index], painted)
-    assert dark_inside > 0.05 * fashion.footprint_areas.sum()
+            intensity = matrix @ (image / np.float32(255.0)) @ matrix.T
+            dark_inside += np.sum(footprint & (intensity <= 0.5))
+        np.testing.assert_array_equal(made.instances[index], painted)
+        visible = np.bincount(painted.ravel(), minlength=count + 1)[1:]
+        occluded += np.sum(visible < made.footprint_areas[index, :count])
+    assert occluded > 0
+    if objects == "fashion-mnist":
+        assert dark_inside > 0.05 * made.footprint_areas.sum()
+    else:
+        assert dark_inside == 0
 
 
 def test_fashion_items_are_drawn_inside_their_footprint(fashion):
