@@ -148,7 +148,7 @@ def _split_sources(
     try:
         source_set = _SOURCE_SETS[objects](root, train=split == "train")
     except FileNotFoundError as error:
-        raise FileNotFoundError(f"Scenes(objects={objects!r}) pastes {error}") from None
+        raise FileNotFoundError(f"Scenes(objects={objects!r}) needs its files: {error}") from None
     images, labels = source_set.data[:, 0], np.asarray(source_set.targets)
     if split != "train":
         half = len(labels) // 2
