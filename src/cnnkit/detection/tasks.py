@@ -7,8 +7,9 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
   caps the scenes per epoch; ``fresh_scenes=False`` reuses the same ones), evaluates on the
   validation split every epoch and on the test split at the end, and returns the final test
   metrics (also in ``run.json``). Tasks: ``"segment"``: U-Net, per-pixel cross-entropy over
-  background + 10 digits plus cross-entropy over the digits on digit pixels; ``"detect"``:
-  CenterNet; ``"instance"``: CenterNet with a foreground head, masks by centre-based grouping.
+  background + 10 object classes plus cross-entropy over the classes on object pixels;
+  ``"detect"``: CenterNet; ``"instance"``: CenterNet with a foreground head, masks by
+  centre-based grouping.
   ``output_dir`` receives the same files as a classification run: ``run.json`` (config,
   per-epoch history, result), ``model.safetensors``, ``checkpoint.safetensors`` and
   ``curves.png``.
@@ -44,7 +45,7 @@ from tqdm import tqdm
 import cnnkit
 import cnnkit.nn.functional as F
 from cnnkit import nn, optim
-from cnnkit.data.scenes import OBJECTS, SCENE_CLASSES, Scenes
+from cnnkit.data.scenes import OBJECTS, SCENE_CLASSES, Scenes, scene_classes
 from cnnkit.detection.centernet import centernet_loss, centernet_targets, decode_detections
 from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
@@ -212,7 +213,7 @@ def _write_run(run_dir: Path, config: TaskConfig, history: list, result: dict | 
         "cnnkit_version": cnnkit.__version__,
         "status": "finished" if result is not None else "running",
         "config": dataclasses.asdict(config),
-        "classes": SCENE_CLASSES,
+        "classes": scene_classes(config.objects),
         "num_threads": cnnkit.get_num_threads(),
         "result": result,
         "history": history,
@@ -361,7 +362,11 @@ def _read_image(path: str | os.PathLike[str], multiple: int) -> np.ndarray:
     return padded
 
 
-def draw_prediction(image: np.ndarray, prediction: dict[str, np.ndarray]) -> Image.Image:
+def draw_prediction(
+    image: np.ndarray,
+    prediction: dict[str, np.ndarray],
+    classes: Sequence[str] = SCENE_CLASSES,
+) -> Image.Image:
     """Draw coloured masks, boxes, labels and scores onto a grey ``(H, W)`` image in [0, 1].
 
     The drawing is ``DRAW_SCALE`` times the image size, so labels stay legible on small scenes.
@@ -388,7 +393,7 @@ def draw_prediction(image: np.ndarray, prediction: dict[str, np.ndarray]) -> Ima
         colour = PALETTE[(k if "masks" in prediction else prediction["labels"][k]) % len(PALETTE)]
         x1, y1, x2, y2 = (float(v) * DRAW_SCALE for v in prediction["boxes"][k])
         draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
-        text = f"{SCENE_CLASSES[prediction['labels'][k]]} {prediction['scores'][k]:.2f}"
+        text = f"{classes[prediction['labels'][k]]} {prediction['scores'][k]:.2f}"
         left, top, right, bottom = draw.textbbox((x1, y1), text)
         ty = max(0.0, y1 - (bottom - top) - 2)
         draw.rectangle([x1, ty, x1 + right - left + 2, ty + bottom - top + 2], fill=colour)
@@ -421,7 +426,8 @@ def predict_task(
         image = _read_image(path, 2**config.depth)
         prediction = predict_arrays(config, model, image[None])[0]
         target = output_path / f"{Path(path).stem}.png" if len(image_paths) > 1 else output_path
-        draw_prediction(image[0], prediction).save(target, format="PNG")
+        picture = draw_prediction(image[0], prediction, scene_classes(config.objects))
+        picture.save(target, format="PNG")
         predictions.append(prediction)
     return predictions
 
