@@ -99,12 +99,20 @@ class TaskConfig:
     stride: int = 4
     weight_decay: float = 1e-4
     objects: str = "mnist"
+    multiscale: bool = True
 
 
 def build_model(config: TaskConfig) -> nn.Module:
     """The network of ``config.task`` (see the module docstring)."""
     if config.task == "segment":
-        return UNet(1, SEMANTIC_CLASSES, config.base_channels, config.depth, config.context)
+        return UNet(
+            1,
+            SEMANTIC_CLASSES,
+            config.base_channels,
+            config.depth,
+            config.context,
+            config.multiscale,
+        )
     # Instances take their class from the detector: the mask head only separates objects
     # from the background.
     semantic = 2 if config.task == "instance" else 0
@@ -450,6 +458,12 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
         help="dilated-convolution context block at the U-Net bottleneck",
     )
     parser.add_argument(
+        "--multiscale",
+        action=argparse.BooleanOptionalAction,
+        default=TaskConfig.multiscale,
+        help="segment: add class scores from every coarser U-Net decoder stage (FCN skip scores)",
+    )
+    parser.add_argument(
         "--test-scenes",
         type=int,
         default=TaskConfig.test_scenes,
@@ -471,6 +485,7 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "base_channels": args.base_channels,
         "depth": args.depth,
         "context": args.context,
+        "multiscale": args.multiscale,
         "test_scenes": args.test_scenes,
         "objects": args.objects,
     }
