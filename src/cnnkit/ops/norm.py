@@ -17,11 +17,21 @@ the arithmetic. Sums of products use ``einsum``, which needs no product array.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import numpy as np
 
+from cnnkit.ops._parallel import get_num_threads, parallel_map
 from cnnkit.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
+
+# Input bytes per block of rows in batch norm: a block, its output and a scratch block of the
+# same size stay in the L2 cache between the passes over them.
+_BLOCK_BYTES = 1 << 20
+# Elements below which splitting over threads costs more than it saves.
+_MIN_PART_ELEMENTS = 1 << 16
 
 
 def _last_axis_statistics(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
@@ -76,6 +86,70 @@ def _grads_for(parents: tuple[Tensor, ...], grads: dict[int, np.ndarray | None])
     return tuple(grads.get(id(p)) for p in parents)
 
 
+_thread_scratch = threading.local()
+
+
+def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """A reused buffer of ``size`` elements for the calling thread.
+
+    A fresh buffer per call would page-fault on first touch, which costs more than the
+    arithmetic done in it.
+    """
+    buffers: dict[np.dtype, np.ndarray] = _thread_scratch.__dict__.setdefault("buffers", {})
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[dtype] = np.empty(size, dtype)
+    return buffer[:size]
+
+
+def _blockwise(work: Callable[[slice, np.ndarray], None], rows: np.ndarray) -> None:
+    """Call ``work(block, scratch)`` for every block of rows of the 2-D ``rows``.
+
+    Blocks hold about ``_BLOCK_BYTES`` of ``rows``, so the several passes a block gets (and
+    ``scratch``, a reused buffer of the block's shape) stay in the cache; consecutive blocks
+    form one part per thread when there is enough work.
+    """
+    count, length = rows.shape
+    step = max(1, _BLOCK_BYTES // max(1, length * rows.itemsize))
+    starts = range(0, count, step)
+    threads = max(1, min(get_num_threads(), len(starts), rows.size // _MIN_PART_ELEMENTS))
+
+    def run_part(part: range) -> None:
+        scratch = _scratch(min(step, count) * length, rows.dtype).reshape(-1, length)
+        for start in part:
+            stop = min(start + step, count)
+            work(slice(start, stop), scratch[: stop - start])
+
+    bounds = [len(starts) * part // threads for part in range(threads + 1)]
+    parallel_map(run_part, [starts[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+
+
+def _batch_statistics(rows: np.ndarray, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of (N * C, L) rows, reading the input once.
+
+    Each row (one sample's channel) gets its own mean and sum of squared deviations in one
+    cache-resident block pass; the rows of a channel are then combined exactly (Chan et al.:
+    ``M2 = sum of row M2 + L * sum of (row mean - mean)^2``). As accurate as two passes over
+    the whole input, without the second pass or an input-sized temporary.
+    """
+    length = rows.shape[1]
+    row_mean = np.empty(len(rows), rows.dtype)
+    row_m2 = np.empty(len(rows), rows.dtype)
+
+    def row_statistics(block: slice, centered: np.ndarray) -> None:
+        mean = np.einsum("rl->r", rows[block], out=row_mean[block])
+        mean /= length
+        np.subtract(rows[block], mean[:, None], out=centered)
+        np.einsum("rl,rl->r", centered, centered, out=row_m2[block])
+
+    _blockwise(row_statistics, rows)
+    means = row_mean.reshape(batch, -1)
+    mean = means.mean(axis=0)
+    spread = means - mean
+    m2 = row_m2.reshape(batch, -1).sum(axis=0) + length * np.einsum("nc,nc->c", spread, spread)
+    return mean, m2 / (batch * length)
+
+
 def batch_norm(
     input: Tensor,
     weight: Tensor | None,
@@ -91,54 +165,86 @@ def batch_norm(
     Training: batch statistics, and the running ones (if given) are updated in place with
     ``(1 - momentum) * running + momentum * batch`` (unbiased variance). Evaluation: the
     running statistics.
+
+    The work is done on (N * C, L) rows, one per sample and channel, in cache-sized blocks
+    split over the threads (``_blockwise``); per-channel vectors are tiled to one value per
+    row. Each pass reads the input (and the gradient) once and writes only its result.
     """
     batch, channels = input.shape[:2]
-    x = input.data.reshape(batch, channels, -1)
-    count = x.shape[0] * x.shape[2]
+    rows = input.data.reshape(batch * channels, -1)
+    count = batch * rows.shape[1]
     gamma = np.ones(channels, input.dtype) if weight is None else weight.data
     beta = np.zeros(channels, input.dtype) if bias is None else bias.data
 
+    def per_row(values: np.ndarray) -> np.ndarray:
+        return np.tile(values.astype(rows.dtype, copy=False), batch)[:, None]
+
     if training:
-        mean = _channel_sum(x) / count
-        out = x - mean[:, None]
-        var = _channel_dot(out, out) / count
+        mean, var = _batch_statistics(rows, batch)
         inv_std = 1.0 / np.sqrt(var + eps)
         if running_mean is not None and running_var is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean
             running_var *= 1 - momentum
             running_var += momentum * var * (count / (count - 1))
-        scale = gamma * inv_std
-        _scale_shift_(out, scale[:, None], beta[:, None])
     else:
         mean = running_mean.copy()  # the backward needs the statistics this forward used
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        scale = gamma * inv_std
-        out = x * scale[:, None]
-        out += (beta - mean * scale)[:, None]
+    # y = x * scale + shift, folded like PyTorch's CPU kernel: two passes, no temporary
+    scale = gamma * inv_std
+    mean_rows, scale_rows, shift_rows = per_row(mean), per_row(scale), per_row(beta - mean * scale)
+    out = np.empty_like(rows)
+
+    def normalize(block: slice, _: np.ndarray) -> None:
+        target = np.multiply(rows[block], scale_rows[block], out=out[block])
+        target += shift_rows[block]
+
+    _blockwise(normalize, rows)
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
-        grad_rows = grad.reshape(x.shape)
-        grad_sum = _channel_sum(grad_rows)
-        needs_dot = (training and input.requires_grad) or (
-            weight is not None and weight.requires_grad
-        )
-        if needs_dot:  # not for frozen batch norm in evaluation mode
-            centered = x - mean[:, None]
-            grad_dot = _channel_dot(grad_rows, centered)  # Σ dy (x - mean), per channel
+        grad_rows = grad.reshape(rows.shape)
+        wants_weight = weight is not None and weight.requires_grad
+        wants_bias = bias is not None and bias.requires_grad
+        wants_input = input.requires_grad
         grads: dict[int, np.ndarray | None] = {}
-        if weight is not None and weight.requires_grad:
-            grads[id(weight)] = grad_dot * inv_std
-        if bias is not None and bias.requires_grad:
-            grads[id(bias)] = grad_sum
-        if input.requires_grad:
-            grad_input = grad_rows * scale[:, None]
+        if wants_weight or wants_bias or (training and wants_input):
+            # Σ dy and Σ dy (x - mean) per channel, each computed once for all the gradients
+            row_sum = np.empty(len(rows), grad.dtype)
+            row_dot = np.empty(len(rows), grad.dtype)
+
+            def reduce_rows(block: slice, centered: np.ndarray) -> None:
+                np.einsum("rl->r", grad_rows[block], out=row_sum[block])
+                np.subtract(rows[block], mean_rows[block], out=centered)
+                np.einsum("rl,rl->r", grad_rows[block], centered, out=row_dot[block])
+
+            _blockwise(reduce_rows, rows)
+            grad_sum = row_sum.reshape(batch, channels).sum(axis=0)
+            grad_dot = row_dot.reshape(batch, channels).sum(axis=0)
+            if wants_weight:
+                grads[id(weight)] = grad_dot * inv_std
+            if wants_bias:
+                grads[id(bias)] = grad_sum
+        if wants_input:
+            grad_input = np.empty(rows.shape, grad.dtype)
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
-                centered *= (scale * inv_std**2 * grad_dot / count)[:, None]
-                grad_input -= centered
-                grad_input -= (scale * grad_sum / count)[:, None]
+                #    = dy * scale + x * slope + intercept, folded like the forward
+                slope = -scale * inv_std**2 * grad_dot / count
+                slope_rows = per_row(slope)
+                intercept_rows = per_row(-scale * grad_sum / count - mean * slope)
+
+                def input_gradient(block: slice, scratch: np.ndarray) -> None:
+                    target = np.multiply(grad_rows[block], scale_rows[block], out=grad_input[block])
+                    target += np.multiply(rows[block], slope_rows[block], out=scratch)
+                    target += intercept_rows[block]
+
+            else:
+
+                def input_gradient(block: slice, _: np.ndarray) -> None:
+                    np.multiply(grad_rows[block], scale_rows[block], out=grad_input[block])
+
+            _blockwise(input_gradient, rows)
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
