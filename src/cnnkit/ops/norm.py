@@ -190,14 +190,25 @@ def batch_norm(
     else:
         mean = running_mean.copy()  # the backward needs the statistics this forward used
         inv_std = 1.0 / np.sqrt(running_var + eps)
-    # y = x * scale + shift, folded like PyTorch's CPU kernel: two passes, no temporary
     scale = gamma * inv_std
-    mean_rows, scale_rows, shift_rows = per_row(mean), per_row(scale), per_row(beta - mean * scale)
+    mean_rows, scale_rows = per_row(mean), per_row(scale)
     out = np.empty_like(rows)
+    if training:
+        beta_rows = per_row(beta)
 
-    def normalize(block: slice, _: np.ndarray) -> None:
-        target = np.multiply(rows[block], scale_rows[block], out=out[block])
-        target += shift_rows[block]
+        def normalize(block: slice, _: np.ndarray) -> None:
+            # (x - mean) * scale + beta, rounded like PyTorch's: tiny outputs keep their sign,
+            # which ReLU and max pooling after this layer depend on
+            target = np.subtract(rows[block], mean_rows[block], out=out[block])
+            target *= scale_rows[block]
+            target += beta_rows[block]
+
+    else:
+        shift_rows = per_row(beta - mean * scale)
+
+        def normalize(block: slice, _: np.ndarray) -> None:
+            target = np.multiply(rows[block], scale_rows[block], out=out[block])
+            target += shift_rows[block]
 
     _blockwise(normalize, rows)
     parents = _with_affine(input, weight, bias)
@@ -229,14 +240,15 @@ def batch_norm(
             grad_input = np.empty(rows.shape, grad.dtype)
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
-                #    = dy * scale + x * slope + intercept, folded like the forward
-                slope = -scale * inv_std**2 * grad_dot / count
-                slope_rows = per_row(slope)
-                intercept_rows = per_row(-scale * grad_sum / count - mean * slope)
+                #    = dy * scale + (x - mean) * slope + intercept
+                slope_rows = per_row(-scale * inv_std**2 * grad_dot / count)
+                intercept_rows = per_row(-scale * grad_sum / count)
 
                 def input_gradient(block: slice, scratch: np.ndarray) -> None:
                     target = np.multiply(grad_rows[block], scale_rows[block], out=grad_input[block])
-                    target += np.multiply(rows[block], slope_rows[block], out=scratch)
+                    np.subtract(rows[block], mean_rows[block], out=scratch)
+                    scratch *= slope_rows[block]
+                    target += scratch
                     target += intercept_rows[block]
 
             else:
