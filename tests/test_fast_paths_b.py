@@ -1,8 +1,8 @@
 """Fast paths of batch norm and ReLU against the plain path and PyTorch.
 
-Batch norm works on (N * C, L) rows in cache blocks split over threads; each test forces many
+Batch norm works through blocks of samples in the cache, split over threads; each test forces
 small blocks and every part onto its own thread, and checks that the result is bit for bit the
-plain path's (one block, one thread: the arithmetic per element and per row is the same) and
+plain path's (one block, one thread: the arithmetic per element and per sample is the same) and
 within the usual tolerances of PyTorch's. ReLU compares against cached zeros and keeps no mask:
 its special values (NaN, infinities, signed zeros) and dtypes are checked against PyTorch.
 """
@@ -27,11 +27,11 @@ from cnnkit.ops import elementwise, norm
 
 
 @contextmanager
-def _blocks_of(rows: int | None, row_bytes: int, threads: int) -> Iterator[None]:
-    """Batch norm with blocks of ``rows`` rows (None: one block) and every part threaded."""
+def _blocks_of(samples: int | None, sample_bytes: int, threads: int) -> Iterator[None]:
+    """Batch norm with blocks of ``samples`` samples (None: one block), every part threaded."""
     previous = cnnkit.get_num_threads()
     cnnkit.set_num_threads(threads)
-    block_bytes = 1 << 40 if rows is None else rows * row_bytes
+    block_bytes = 1 << 40 if samples is None else samples * sample_bytes
     try:
         with (
             mock.patch.object(norm, "_BLOCK_BYTES", block_bytes),
@@ -60,11 +60,11 @@ def _batch_norm_run(
 batch_norm_cases = st.fixed_dictionaries(
     {
         "shape": st.tuples(
-            st.integers(1, 4), st.integers(1, 5), st.lists(st.integers(1, 5), max_size=2)
+            st.integers(1, 7), st.integers(1, 5), st.lists(st.integers(1, 5), max_size=2)
         ).map(lambda t: (t[0], t[1], *t[2])),
         "training": st.booleans(),
         "wants": st.lists(st.booleans(), min_size=3, max_size=3),
-        "block_rows": st.sampled_from([1, 2, 3, None]),
+        "block_samples": st.sampled_from([1, 2, 3, None]),
         "threads": st.integers(1, 3),
         "loc": st.sampled_from([0.0, 5.0]),
         "seed": st.integers(0, 2**16),
@@ -91,10 +91,10 @@ def test_batch_norm_blocks_and_threads_match_plain_path_and_torch(case: dict) ->
     upstream = rng.standard_normal(shape).astype(np.float32)
     training, wants = case["training"], case["wants"]
 
-    row_bytes = 4 * int(np.prod(shape[2:]))
-    with _blocks_of(case["block_rows"], row_bytes, case["threads"]):
+    sample_bytes = 4 * int(np.prod(shape[1:]))
+    with _blocks_of(case["block_samples"], sample_bytes, case["threads"]):
         fast = _batch_norm_run(inputs, training, wants, upstream)
-    with _blocks_of(None, row_bytes, 1):
+    with _blocks_of(None, sample_bytes, 1):
         plain = _batch_norm_run(inputs, training, wants, upstream)
     np.testing.assert_array_equal(fast[0], plain[0])
     for fast_grad, plain_grad in zip(fast[1] + fast[2], plain[1] + plain[2], strict=True):

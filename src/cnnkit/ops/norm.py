@@ -27,7 +27,7 @@ from cnnkit.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
 
-# Input bytes per block of rows in batch norm: a block, its output and a scratch block of the
+# Input bytes per block of samples in batch norm: a block, its output and a scratch block of the
 # same size stay in the L2 cache between the passes over them.
 _BLOCK_BYTES = 1 << 20
 # Elements per thread below which a split costs more than it saves: a parallel_map call costs
@@ -103,20 +103,21 @@ def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
     return buffer[:size]
 
 
-def _blockwise(work: Callable[[slice, np.ndarray], None], rows: np.ndarray) -> None:
-    """Call ``work(block, scratch)`` for every block of rows of the 2-D ``rows``.
+def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> None:
+    """Call ``work(block, scratch)`` for blocks of ``data`` along its first axis.
 
-    Blocks hold about ``_BLOCK_BYTES`` of ``rows``, so the several passes a block gets (and
-    ``scratch``, a reused buffer of the block's shape) stay in the cache; consecutive blocks
-    form one part per thread when there is enough work.
+    Blocks hold about ``_BLOCK_BYTES`` (at least one sample), so the several passes a block
+    gets, and ``scratch`` (a reused buffer of the block's shape), stay in the cache;
+    consecutive blocks form one part per thread when there is enough work.
     """
-    count, length = rows.shape
-    step = max(1, _BLOCK_BYTES // max(1, length * rows.itemsize))
+    count, sample_shape = len(data), data.shape[1:]
+    step = max(1, _BLOCK_BYTES // max(1, data[:1].nbytes))
     starts = range(0, count, step)
-    threads = max(1, min(get_num_threads(), len(starts), rows.size // _MIN_PART_ELEMENTS))
+    threads = max(1, min(get_num_threads(), len(starts), data.size // _MIN_PART_ELEMENTS))
 
     def run_part(part: range) -> None:
-        scratch = _scratch(min(step, count) * length, rows.dtype).reshape(-1, length)
+        scratch_shape = (min(step, count), *sample_shape)
+        scratch = _scratch(int(np.prod(scratch_shape)), data.dtype).reshape(scratch_shape)
         for start in part:
             stop = min(start + step, count)
             work(slice(start, stop), scratch[: stop - start])
@@ -141,32 +142,27 @@ def batch_norm(
     ``(1 - momentum) * running + momentum * batch`` (unbiased variance). Evaluation: the
     running statistics.
 
-    The work is done on (N * C, L) rows, one per sample and channel, in cache-sized blocks
-    split over the threads (``_blockwise``); per-channel vectors are tiled to one value per
-    row. Each pass reads the input (and the gradient) once and writes only its result.
+    Every pass works through blocks of samples (``_blockwise``: in cache, split over the
+    threads) and writes only its result: 5 passes forward (training), 7 backward, no
+    input-sized temporary.
     """
     batch, channels = input.shape[:2]
-    rows = input.data.reshape(batch * channels, -1)
-    count = batch * rows.shape[1]
+    x = input.data.reshape(batch, channels, -1)
+    count = batch * x.shape[2]
     gamma = np.ones(channels, input.dtype) if weight is None else weight.data
     beta = np.zeros(channels, input.dtype) if bias is None else bias.data
+    out = np.empty_like(x)
 
-    def per_row(values: np.ndarray) -> np.ndarray:
-        return np.tile(values.astype(rows.dtype, copy=False), batch)[:, None]
-
-    out = np.empty_like(rows)
     if training:
-        # one fast read, not worth a thread
-        mean = np.einsum("rl->r", rows).reshape(batch, channels).sum(axis=0) / count
-        mean_rows = per_row(mean)
-        row_squares = np.empty(len(rows), rows.dtype)
+        mean = _channel_sum(x) / count  # one fast read: not worth a thread
+        squares = np.empty((batch, channels), x.dtype)
 
         def center(block: slice, _: np.ndarray) -> None:
-            centered = np.subtract(rows[block], mean_rows[block], out=out[block])
-            np.einsum("rl,rl->r", centered, centered, out=row_squares[block])
+            centered = np.subtract(x[block], mean[:, None], out=out[block])
+            np.einsum("ncl,ncl->nc", centered, centered, out=squares[block])
 
-        _blockwise(center, rows)  # out = x - mean, squared while the block is in the cache
-        var = row_squares.reshape(batch, channels).sum(axis=0) / count
+        _blockwise(center, x)  # out = x - mean, squared while the block is in the cache
+        var = squares.sum(axis=0) / count
         inv_std = 1.0 / np.sqrt(var + eps)
         if running_mean is not None and running_var is not None:
             running_mean *= 1 - momentum
@@ -174,51 +170,48 @@ def batch_norm(
             running_var *= 1 - momentum
             running_var += momentum * var * (count / (count - 1))
         scale = gamma * inv_std
-        scale_rows, beta_rows = per_row(scale), per_row(beta)
 
         def normalize(block: slice, _: np.ndarray) -> None:
             # (x - mean) * scale + beta, rounded like PyTorch's: tiny outputs keep their sign,
             # which ReLU and max pooling after this layer depend on
-            out[block] *= scale_rows[block]
-            out[block] += beta_rows[block]
+            out[block] *= scale[:, None]
+            out[block] += beta[:, None]
 
     else:
         mean = running_mean.copy()  # the backward needs the statistics this forward used
         inv_std = 1.0 / np.sqrt(running_var + eps)
         scale = gamma * inv_std
-        mean_rows, scale_rows = per_row(mean), per_row(scale)
-        shift_rows = per_row(beta - mean * scale)
+        shift = beta - mean * scale
 
         def normalize(block: slice, _: np.ndarray) -> None:
-            target = np.multiply(rows[block], scale_rows[block], out=out[block])
-            target += shift_rows[block]
+            target = np.multiply(x[block], scale[:, None], out=out[block])
+            target += shift[:, None]
 
-    _blockwise(normalize, rows)
+    _blockwise(normalize, x)
     parents = _with_affine(input, weight, bias)
 
     def backward(grad: np.ndarray) -> tuple:
-        grad_rows = grad.reshape(rows.shape)
+        grad_rows = grad.reshape(x.shape)
         wants_weight = weight is not None and weight.requires_grad
         wants_bias = bias is not None and bias.requires_grad
         wants_input = input.requires_grad
         grads: dict[int, np.ndarray | None] = {}
         # training: x - mean is kept in grad_input between the two passes (no other temporary)
-        grad_input = np.empty(rows.shape, grad.dtype) if wants_input else None
+        grad_input = np.empty(x.shape, grad.dtype) if wants_input else None
         if wants_weight or wants_bias or (training and wants_input):
             # Σ dy and Σ dy (x - mean) per channel, each computed once for all the gradients
-            row_sum = np.empty(len(rows), grad.dtype)
-            row_dot = np.empty(len(rows), grad.dtype)
+            sums = np.empty((batch, channels), grad.dtype)
+            dots = np.empty((batch, channels), grad.dtype)
             keep_centered = training and wants_input
 
-            def reduce_rows(block: slice, scratch: np.ndarray) -> None:
-                np.einsum("rl->r", grad_rows[block], out=row_sum[block])
+            def reduce(block: slice, scratch: np.ndarray) -> None:
+                np.einsum("ncl->nc", grad_rows[block], out=sums[block])
                 centered = grad_input[block] if keep_centered else scratch
-                np.subtract(rows[block], mean_rows[block], out=centered)
-                np.einsum("rl,rl->r", grad_rows[block], centered, out=row_dot[block])
+                np.subtract(x[block], mean[:, None], out=centered)
+                np.einsum("ncl,ncl->nc", grad_rows[block], centered, out=dots[block])
 
-            _blockwise(reduce_rows, rows)
-            grad_sum = row_sum.reshape(batch, channels).sum(axis=0)
-            grad_dot = row_dot.reshape(batch, channels).sum(axis=0)
+            _blockwise(reduce, x)
+            grad_sum, grad_dot = sums.sum(axis=0), dots.sum(axis=0)
             if wants_weight:
                 grads[id(weight)] = grad_dot * inv_std
             if wants_bias:
@@ -227,21 +220,21 @@ def batch_norm(
             if training:
                 # dx = scale * (dy - mean(dy) - (x - mean) * inv_std² * mean(dy * (x - mean)))
                 #    = (x - mean) * slope + dy * scale + intercept
-                slope_rows = per_row(-scale * inv_std**2 * grad_dot / count)
-                intercept_rows = per_row(-scale * grad_sum / count)
+                slope = (-scale * inv_std**2 * grad_dot / count)[:, None]
+                intercept = (-scale * grad_sum / count)[:, None]
 
                 def input_gradient(block: slice, scratch: np.ndarray) -> None:
                     target = grad_input[block]  # holds x - mean
-                    target *= slope_rows[block]
-                    target += np.multiply(grad_rows[block], scale_rows[block], out=scratch)
-                    target += intercept_rows[block]
+                    target *= slope
+                    target += np.multiply(grad_rows[block], scale[:, None], out=scratch)
+                    target += intercept
 
             else:
 
                 def input_gradient(block: slice, _: np.ndarray) -> None:
-                    np.multiply(grad_rows[block], scale_rows[block], out=grad_input[block])
+                    np.multiply(grad_rows[block], scale[:, None], out=grad_input[block])
 
-            _blockwise(input_gradient, rows)
+            _blockwise(input_gradient, x)
             grads[id(input)] = grad_input.reshape(input.shape)
         return _grads_for(parents, grads)
 
