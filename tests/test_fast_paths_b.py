@@ -148,17 +148,20 @@ def test_batch_norm_large_enough_to_split_matches_torch(training: bool) -> None:
         cnnkit.set_num_threads(previous)
 
 
-def test_batch_norm_scratch_buffers_are_per_thread_and_reused() -> None:
-    first = norm._scratch(10, np.dtype(np.float32))
-    again = norm._scratch(6, np.dtype(np.float32))
-    assert np.shares_memory(first, again) and again.size == 6
-    assert not np.shares_memory(first, norm._scratch(10, np.dtype(np.float64)))
+def test_scratch_buffers_are_per_thread_and_dtype_and_reused() -> None:
+    first = elementwise.scratch_buffer((2, 5), np.dtype(np.float32))
+    again = elementwise.scratch_buffer((6,), np.dtype(np.float32))
+    assert np.shares_memory(first, again) and again.shape == (6,)
+    assert not np.shares_memory(first, elementwise.scratch_buffer((10,), np.dtype(np.float64)))
     other: list[np.ndarray] = []
-
-    worker = threading.Thread(target=lambda: other.append(norm._scratch(10, first.dtype)))
+    worker = threading.Thread(
+        target=lambda: other.append(elementwise.scratch_buffer((10,), first.dtype))
+    )
     worker.start()
     worker.join()
     assert not np.shares_memory(first, other[0])
+    grown = elementwise.scratch_buffer((3, 100), np.dtype(np.float32))
+    assert grown.shape == (3, 100)
 
 
 # --- ReLU ----------------------------------------------------------------------------------

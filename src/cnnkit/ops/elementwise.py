@@ -6,6 +6,8 @@ gradient per input, already reduced to that input's shape.
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -150,6 +152,22 @@ def abs(a: Tensor) -> Tensor:
 
 
 _zero_buffers: dict[np.dtype, np.ndarray] = {}
+_thread_buffers = threading.local()
+
+
+def scratch_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A reused, uninitialised work array of ``shape`` for the calling thread.
+
+    One buffer per thread and dtype, grown as needed and shared by all ops: valid only until
+    the next call from the same thread. A fresh temporary would page-fault on first touch,
+    which costs more than the arithmetic done in it.
+    """
+    buffers = _thread_buffers.__dict__.setdefault("by_dtype", {})
+    size = math.prod(shape)
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[dtype] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
 
 
 def _zeros_like(a: np.ndarray) -> np.ndarray:
@@ -174,7 +192,8 @@ def relu(a: Tensor) -> Tensor:
     def backward(grad: np.ndarray) -> tuple[np.ndarray]:
         # PyTorch passes the gradient where the output is not <= 0, a NaN output included;
         # the output is never negative, so that is where it is not zero. No mask is kept.
-        return (grad * (out != 0),)
+        passes = np.not_equal(out, 0, out=scratch_buffer(out.shape, np.dtype(bool)))
+        return (grad * passes,)
 
     return Tensor.from_op(out, (a,), backward)
 

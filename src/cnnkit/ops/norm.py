@@ -17,12 +17,12 @@ the arithmetic. Sums of products use ``einsum``, which needs no product array.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from cnnkit.ops._parallel import get_num_threads, parallel_map
+from cnnkit.ops.elementwise import scratch_buffer
 from cnnkit.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
@@ -87,22 +87,6 @@ def _grads_for(parents: tuple[Tensor, ...], grads: dict[int, np.ndarray | None])
     return tuple(grads.get(id(p)) for p in parents)
 
 
-_thread_scratch = threading.local()
-
-
-def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
-    """A reused buffer of ``size`` elements for the calling thread.
-
-    A fresh buffer per call would page-fault on first touch, which costs more than the
-    arithmetic done in it.
-    """
-    buffers: dict[np.dtype, np.ndarray] = _thread_scratch.__dict__.setdefault("buffers", {})
-    buffer = buffers.get(dtype)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[dtype] = np.empty(size, dtype)
-    return buffer[:size]
-
-
 def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> None:
     """Call ``work(block, scratch)`` for blocks of ``data`` along its first axis.
 
@@ -117,7 +101,7 @@ def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> N
 
     def run_part(part: range) -> None:
         scratch_shape = (min(step, count), *sample_shape)
-        scratch = _scratch(int(np.prod(scratch_shape)), data.dtype).reshape(scratch_shape)
+        scratch = scratch_buffer(scratch_shape, data.dtype)
         for start in part:
             stop = min(start + step, count)
             work(slice(start, stop), scratch[: stop - start])
