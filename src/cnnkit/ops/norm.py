@@ -96,6 +96,9 @@ def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> N
     """
     count, sample_shape = len(data), data.shape[1:]
     step = max(1, _BLOCK_BYTES // max(1, data[:1].nbytes))
+    if step >= count:  # one block (small batches, batch-1 inference): no machinery
+        work(slice(0, count), scratch_buffer(data.shape, data.dtype))
+        return
     starts = range(0, count, step)
     threads = max(1, min(get_num_threads(), len(starts), data.size // _MIN_PART_ELEMENTS))
 
