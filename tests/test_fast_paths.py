@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import itertools
+import os
 from collections.abc import Iterator
 from unittest import mock
 
@@ -269,7 +270,13 @@ def test_channel_major_col2im_matches_channels_last(
 
 
 def _blas_threads() -> list[int]:
-    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+    """Thread counts of NumPy's BLAS (SciPy, once imported by another test, brings its own)."""
+    numpy_dir = os.path.dirname(np.__file__) + ".libs"
+    return [
+        info["num_threads"]
+        for info in threadpool_info()
+        if info["user_api"] == "blas" and info["filepath"].startswith(numpy_dir)
+    ]
 
 
 def test_small_gemms_hold_blas_at_one_thread_and_restore_it():

@@ -6,6 +6,8 @@ gradient per input, already reduced to that input's shape.
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -149,9 +151,51 @@ def abs(a: Tensor) -> Tensor:
     return Tensor.from_op(np.abs(a.data), (a,), lambda grad: (grad * np.sign(a.data),))
 
 
+_zero_buffers: dict[np.dtype, np.ndarray] = {}
+_thread_buffers = threading.local()
+
+
+def scratch_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A reused, uninitialised work array of ``shape`` for the calling thread.
+
+    One buffer per thread and dtype, grown as needed and shared by all ops: valid only until
+    the next call from the same thread. A fresh temporary would page-fault on first touch,
+    which costs more than the arithmetic done in it.
+    """
+    buffers = _thread_buffers.__dict__.setdefault("by_dtype", {})
+    size = math.prod(shape)
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[dtype] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _zeros_like(a: np.ndarray) -> np.ndarray:
+    """Read-only zeros of ``a``'s shape and dtype: a view of one cached, never-written buffer.
+
+    ``np.maximum(x, zeros)`` runs NumPy's vectorised loop, 2-2.5x faster than
+    ``np.maximum(x, 0)``, whose scalar operand takes a slower path. Never written, the buffer's
+    pages all map the kernel's zero page: no memory, and reads come from the cache.
+    """
+    buffer = _zero_buffers.get(a.dtype)
+    if buffer is None or buffer.size < a.size:
+        buffer = np.zeros(max(a.size, 1 << 16), a.dtype)
+        buffer.flags.writeable = False
+        _zero_buffers[a.dtype] = buffer
+    return buffer[: a.size].reshape(a.shape)
+
+
 def relu(a: Tensor) -> Tensor:
-    mask = a.data > 0
-    return Tensor.from_op(np.maximum(a.data, 0), (a,), lambda grad: (grad * mask,))
+    x = a.data
+    out = np.maximum(x, _zeros_like(x) if x.dtype.kind == "f" else 0)
+
+    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
+        # PyTorch passes the gradient where the output is not <= 0, a NaN output included;
+        # the output is never negative, so that is where it is not zero. No mask is kept.
+        passes = np.not_equal(out, 0, out=scratch_buffer(out.shape, np.dtype(bool)))
+        return (grad * passes,)
+
+    return Tensor.from_op(out, (a,), backward)
 
 
 @ieee_silent  # exp(-x) overflows to inf for very negative x, giving exactly 0
