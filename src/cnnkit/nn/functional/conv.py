@@ -7,6 +7,7 @@ then calls the N-d op in ``cnnkit.ops.conv``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -74,7 +75,7 @@ def _check_tensors(
             f"{what}: expected input to be {d + 1}-D (unbatched) or {d + 2}-D (batched), got "
             f"{input.ndim}-D with shape {tuple(input.shape)}"
         )
-    if any(k <= 0 for k in weight.shape):
+    if min(weight.shape) <= 0:
         raise ValueError(
             f"{what}: weight must have positive sizes (kernel_size and channels), got shape "
             f"{tuple(weight.shape)}"
@@ -198,12 +199,25 @@ def _conv(
         )
     _check_bias(what, bias, out_channels)
     input_size = _spatial(input, d)
-    output_size = tuple(
+    _check_output_size(
+        what, input_size, _conv_output_size(input_size, pads, kernel, stride, dilation)
+    )
+    return conv_op(input, weight, bias, stride, pads, dilation, groups)
+
+
+@functools.lru_cache(maxsize=512)
+def _conv_output_size(
+    input_size: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+) -> tuple[int, ...]:
+    """Cached: a layer asks for the same sizes every call."""
+    return tuple(
         conv_output_size(i + b + a, k, s, 0, dl)
         for i, (b, a), k, s, dl in zip(input_size, pads, kernel, stride, dilation, strict=True)
     )
-    _check_output_size(what, input_size, output_size)
-    return conv_op(input, weight, bias, stride, pads, dilation, groups)
 
 
 def conv1d(
