@@ -282,9 +282,7 @@ def test_conv_transpose_float64_finite_differences(d, weight_shape, kwargs, rng)
     x = rng.standard_normal((2, weight_shape[0], *[4] * d))
     w = rng.standard_normal(weight_shape)
     b = rng.standard_normal(weight_shape[1] * kwargs.get("groups", 1))
-    check_gradients(
-        lambda x, w, b: getattr(F, f"conv_transpose{d}d")(x, w, b, **kwargs), [x, w, b]
-    )
+    check_gradients(lambda x, w, b: getattr(F, f"conv_transpose{d}d")(x, w, b, **kwargs), [x, w, b])
 
 
 def test_conv_transpose2d_larger_images(rng):
@@ -379,7 +377,6 @@ def test_output_padding_allowed_below_dilation(rng):
         lambda x, w: torch_F.conv_transpose2d(x, w, **kwargs),
         [x, w],
     )
-
 
 
 @pytest.mark.parametrize(
