@@ -150,18 +150,16 @@ def test_batch_norm_large_enough_to_split_matches_torch(training: bool) -> None:
 
 
 def test_scratch_buffers_are_per_thread_and_dtype_and_reused() -> None:
-    first = elementwise.scratch_buffer((2, 5), np.dtype(np.float32))
-    again = elementwise.scratch_buffer((6,), np.dtype(np.float32))
+    first = norm._scratch_buffer((2, 5), np.dtype(np.float32))
+    again = norm._scratch_buffer((6,), np.dtype(np.float32))
     assert np.shares_memory(first, again) and again.shape == (6,)
-    assert not np.shares_memory(first, elementwise.scratch_buffer((10,), np.dtype(np.float64)))
+    assert not np.shares_memory(first, norm._scratch_buffer((10,), np.dtype(np.float64)))
     other: list[np.ndarray] = []
-    worker = threading.Thread(
-        target=lambda: other.append(elementwise.scratch_buffer((10,), first.dtype))
-    )
+    worker = threading.Thread(target=lambda: other.append(norm._scratch_buffer((10,), first.dtype)))
     worker.start()
     worker.join()
     assert not np.shares_memory(first, other[0])
-    grown = elementwise.scratch_buffer((3, 100), np.dtype(np.float32))
+    grown = norm._scratch_buffer((3, 100), np.dtype(np.float32))
     assert grown.shape == (3, 100)
 
 
