@@ -123,9 +123,9 @@ def test_batch_norm_blocks_and_threads_match_plain_path_and_torch(case: dict) ->
 
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_large_enough_to_split_matches_torch(training: bool) -> None:
-    """The default thresholds: a (8, 16, 64, 64) input is split over two threads."""
+    """The default thresholds: a (16, 16, 64, 64) input is split over two threads."""
     rng = np.random.default_rng(3)
-    shape = (8, 16, 64, 64)
+    shape = (16, 16, 64, 64)
     assert np.prod(shape) >= 2 * norm._MIN_PART_ELEMENTS
     inputs = [
         (rng.standard_normal(shape) * 3 + 1).astype(np.float32),

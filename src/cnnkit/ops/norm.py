@@ -32,8 +32,9 @@ __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
 # same size stay in the L2 cache between the passes over them.
 _BLOCK_BYTES = 1 << 20
 # Elements per thread below which a split costs more than it saves: a parallel_map call costs
-# ~40 µs, a pass over 2^18 float32 elements 30-100 µs.
-_MIN_PART_ELEMENTS = 1 << 18
+# ~40 µs on a quiet machine (much more on a loaded one: the second thread waits to be
+# scheduled), a pass over 2^19 float32 elements 100-200 µs.
+_MIN_PART_ELEMENTS = 1 << 19
 
 
 def _last_axis_statistics(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
