@@ -36,15 +36,19 @@ TRANSPOSE_MODES = ("dense", "grouped", "depthwise", "output_padding", "unbatched
 
 @contextlib.contextmanager
 def tiny_pieces_and_threads() -> Iterator[None]:
-    """Make every im2col piece a few rows and always split the batch between 2 threads."""
-    saved = conv_module._CHUNK_BYTES, conv_module._MIN_PARALLEL_BYTES
+    """Make every im2col piece a few rows and always split the work between 2 threads (a
+    single image over its output rows)."""
+    names = ("_CHUNK_BYTES", "_MIN_PARALLEL_BYTES", "_MIN_ROW_SPLIT_BYTES")
+    saved = [getattr(conv_module, name) for name in names]
     threads = cnnkit.get_num_threads()
-    conv_module._CHUNK_BYTES, conv_module._MIN_PARALLEL_BYTES = 256, 0
+    for name, value in zip(names, (256, 0, 0), strict=True):
+        setattr(conv_module, name, value)
     cnnkit.set_num_threads(2)
     try:
         yield
     finally:
-        conv_module._CHUNK_BYTES, conv_module._MIN_PARALLEL_BYTES = saved
+        for name, value in zip(names, saved, strict=True):
+            setattr(conv_module, name, value)
         cnnkit.set_num_threads(threads)
 
 

@@ -1,9 +1,15 @@
-"""Fast paths against PyTorch: each test forces the fast path's corner cases (many small cache
-blocks, several thread parts, padding per block, assigned vs accumulated gradient offsets)."""
+"""Fast paths against PyTorch and the plain paths: each test forces the fast path's corner
+cases (many small cache blocks, several thread parts, padding per block, assigned vs accumulated
+gradient offsets, single images split over output rows, the channel-major convolution paths,
+BLAS held at one thread for small GEMMs)."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import itertools
+import os
+from collections.abc import Iterator
 from unittest import mock
 
 import numpy as np
@@ -12,7 +18,8 @@ import torch
 import torch.nn.functional as TF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.helpers import check_against_torch
+from tests.helpers import assert_close, check_against_torch
+from threadpoolctl import threadpool_info
 
 import cnnkit
 import cnnkit.nn.functional as F
@@ -126,3 +133,197 @@ def test_assigned_gradient_offsets_write_disjoint_positions(
         s >= (k - 1) * d + 1 for k, s, d in zip(kernel, stride, dilation, strict=True)
     )
     assert (not accumulated) == non_overlapping
+
+
+# --- convolution fast paths ---------------------------------------------------------------------
+conv_module = importlib.import_module("cnnkit.ops.conv")  # `cnnkit.ops.conv` is the function
+parallel_module = importlib.import_module("cnnkit.ops._parallel")
+
+
+@contextlib.contextmanager
+def _conv_settings(threads: int, **constants: int) -> Iterator[None]:
+    """Run with ``threads`` threads and the given conv module constants, restored after."""
+    saved = {name: getattr(conv_module, name) for name in constants}
+    previous = cnnkit.get_num_threads()
+    cnnkit.set_num_threads(threads)
+    try:
+        for name, value in constants.items():
+            setattr(conv_module, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(conv_module, name, value)
+        cnnkit.set_num_threads(previous)
+
+
+def _check_conv(d: int, x: np.ndarray, w: np.ndarray, bias: bool, **kwargs: object) -> None:
+    inputs = [x, w] + ([np.linspace(-1, 1, w.shape[0], dtype=x.dtype)] if bias else [])
+    ours, theirs = getattr(F, f"conv{d}d"), getattr(TF, f"conv{d}d")
+    check_against_torch(
+        lambda *args: ours(*args, **kwargs), lambda *args: theirs(*args, **kwargs), inputs
+    )
+
+
+ROW_SPLIT_CASES = [
+    # (d, input shape, weight shape, kwargs): single images, split over their output rows
+    (2, (1, 5, 13, 11), (4, 5, 3, 3), {"padding": 1}),
+    (2, (1, 6, 16, 9), (8, 6, 3, 3), {"stride": 2, "padding": 1}),
+    (2, (1, 4, 12, 12), (6, 2, 3, 2), {"groups": 2, "dilation": 2, "padding": (2, 1)}),
+    (2, (1, 4, 11, 10), (8, 1, 3, 3), {"groups": 4, "padding": 1}),  # depthwise
+    (2, (1, 6, 7, 7), (5, 6, 1, 1), {"stride": 2}),
+    (1, (1, 5, 19), (3, 5, 4), {"stride": 3, "padding": 2}),
+    (3, (1, 4, 5, 6, 4), (3, 4, 2, 3, 2), {"padding": 1}),
+]
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize(("d", "input_shape", "weight_shape", "kwargs"), ROW_SPLIT_CASES)
+def test_single_image_split_over_output_rows_matches_torch(
+    d, input_shape, weight_shape, kwargs, threads, rng
+):
+    """Batch 1 forces the row split (and several im2col pieces per part); gradients included:
+    the weight gradient sums per-part partials, the input gradient stays split by sample."""
+    x = rng.standard_normal(input_shape).astype(np.float32)
+    w = rng.standard_normal(weight_shape).astype(np.float32)
+    with _conv_settings(threads, _MIN_ROW_SPLIT_BYTES=0, _MIN_PARALLEL_BYTES=0, _CHUNK_BYTES=512):
+        assert len(conv_module._split_outputs(1, 5, 1 << 30)) == min(threads, 5)
+        _check_conv(d, x, w, bias=True, **kwargs)
+        with cnnkit.no_grad():  # the inference path on its own
+            expected = getattr(TF, f"conv{d}d")(torch.from_numpy(x), torch.from_numpy(w), **kwargs)
+            ours = getattr(F, f"conv{d}d")(x, w, **kwargs)
+            assert_close(ours.numpy(), expected.numpy(), 1e-5, "no-grad forward")
+
+
+@st.composite
+def narrow_cases(draw: st.DrawFn) -> dict:
+    """Convolutions whose input has 1-3 channels: the channel-major first-layer path."""
+    d = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3 if d == 3 else 5)) for _ in range(d))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(d))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(d))
+    size = tuple(
+        max(1, dl * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 5))
+        for k, dl, p in zip(kernel, dilation, padding, strict=True)
+    )
+    channels = draw(st.integers(1, 3))
+    return {
+        "d": d,
+        "input": (draw(st.integers(1, 5)), channels, *size),
+        "weight": (draw(st.integers(1, 6)), channels, *kernel),
+        "kwargs": {
+            "stride": tuple(draw(st.integers(1, 3)) for _ in range(d)),
+            "padding": padding,
+            "dilation": dilation,
+        },
+        "bias": draw(st.booleans()),
+        "threads": draw(st.integers(1, 3)),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@given(case=narrow_cases())
+def test_narrow_channel_path_matches_torch_and_the_plain_path(case):
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["input"]).astype(np.float32)
+    w = rng.standard_normal(case["weight"]).astype(np.float32)
+    d, kwargs = case["d"], case["kwargs"]
+    with _conv_settings(case["threads"], _MIN_PARALLEL_BYTES=0):
+        _check_conv(d, x, w, case["bias"], **kwargs)
+        narrow = getattr(F, f"conv{d}d")(x, w, **kwargs).numpy()
+        with mock.patch.object(conv_module, "_NARROW_CHANNELS", 0):
+            plain = getattr(F, f"conv{d}d")(x, w, **kwargs).numpy()
+    assert_close(narrow, plain, 1e-5, "narrow path against the channels-last path")
+
+
+COL2IM_CASES = [
+    # (weight GEMM shape (groups, *K, in/groups, out/groups), input size, geometry arguments)
+    ((1, 5, 5, 6, 16), (14, 14), {}),
+    ((1, 3, 3, 3, 8), (15, 12), {"stride": (2, 2), "pad": (1, 1)}),
+    ((2, 3, 2, 2, 3), (11, 9), {"stride": (2, 3), "dilation": (2, 1), "pad": (2, 0)}),
+    ((1, 4, 2, 5), (17,), {"stride": (3,), "pad": (1,)}),
+    ((1, 2, 2, 3, 2, 4), (6, 7, 8), {"stride": (1, 2, 2)}),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("weight_shape", "input_size", "arguments"), COL2IM_CASES)
+def test_channel_major_col2im_matches_channels_last(
+    weight_shape, input_size, arguments, threads, rng
+):
+    d = len(input_size)
+    pad = arguments.get("pad", (0,) * d)
+    geometry = conv_module._conv_geometry(
+        weight_shape[1 : d + 1],
+        arguments.get("stride", (1,) * d),
+        arguments.get("dilation", (1,) * d),
+        tuple((p, p) for p in pad),
+    )
+    out_size = geometry.output_size(input_size)
+    groups, out_per_group = weight_shape[0], weight_shape[-1]
+    grad = rng.standard_normal((3, *out_size, groups * out_per_group)).astype(np.float32)
+    weight = rng.standard_normal(weight_shape).astype(np.float32)
+    with _conv_settings(threads, _MIN_PARALLEL_BYTES=0, _CHUNK_BYTES=256):
+        channel_major = conv_module._col2im_input_grad_cm(grad, weight, geometry, input_size)
+        channels_last = conv_module._col2im_input_grad_cl(grad, weight, geometry, input_size)
+    assert channel_major.shape == channels_last.shape == (3, *input_size, weight_shape[-2] * groups)
+    assert_close(channel_major, channels_last, 1e-5, "channel-major col2im")
+
+
+def _blas_threads() -> list[int]:
+    """Thread counts of NumPy's BLAS (SciPy, once imported by another test, brings its own)."""
+    numpy_dir = os.path.dirname(np.__file__) + ".libs"
+    return [
+        info["num_threads"]
+        for info in threadpool_info()
+        if info["user_api"] == "blas" and info["filepath"].startswith(numpy_dir)
+    ]
+
+
+def test_small_gemms_hold_blas_at_one_thread_and_restore_it():
+    previous = cnnkit.get_num_threads()
+    cnnkit.set_num_threads(2)
+    try:
+        before = _blas_threads()
+        assert before and all(n == 2 for n in before)
+        with parallel_module.small_gemm_blas(parallel_module.SMALL_GEMM_FLOPS - 1):
+            assert all(n == 1 for n in _blas_threads())
+            with parallel_module.small_gemm_blas(1):  # nested: still one, restored by the outer
+                assert all(n == 1 for n in _blas_threads())
+            assert all(n == 1 for n in _blas_threads())
+        assert _blas_threads() == before
+        with parallel_module.small_gemm_blas(parallel_module.SMALL_GEMM_FLOPS):
+            assert _blas_threads() == before  # a large GEMM keeps every thread
+    finally:
+        cnnkit.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("shape", [(64, 120, 84), (3, 512, 1024)])
+def test_linear_and_matmul_small_and_large_gemms_match_torch(shape, rng):
+    rows, inner, columns = shape
+    x = rng.standard_normal((rows, inner)).astype(np.float32)
+    w = rng.standard_normal((columns, inner)).astype(np.float32)
+    b = rng.standard_normal(columns).astype(np.float32)
+    previous = cnnkit.get_num_threads()
+    cnnkit.set_num_threads(2)
+    try:
+        check_against_torch(F.linear, TF.linear, [x, w, b])
+        check_against_torch(lambda p, q: p @ q, lambda p, q: p @ q, [x, w.T.copy()])
+        assert all(n == 2 for n in _blas_threads())
+    finally:
+        cnnkit.set_num_threads(previous)
+
+
+def test_memoised_conv_arguments_see_every_new_or_mutated_argument(rng):
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32)
+    stride = (1, 1)
+    assert F.conv2d(x, w, stride=stride).shape == (1, 3, 4, 4)
+    assert F.conv2d(x, w, stride=stride).shape == (1, 3, 4, 4)  # the memoised entry
+    assert F.conv2d(x, w, stride=(2, 2)).shape == (1, 3, 2, 2)  # equal kernel, other stride
+    with pytest.raises(TypeError, match="stride"):
+        F.conv2d(x, w, stride=True)  # True == 1, but a bool is no stride
+    listed = [1, 1]
+    assert F.conv2d(x, w, stride=listed).shape == (1, 3, 4, 4)
+    listed[0] = 0  # the same list object, now invalid: lists are never memoised
+    with pytest.raises(ValueError, match="stride must be positive"):
+        F.conv2d(x, w, stride=listed)

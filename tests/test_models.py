@@ -42,27 +42,43 @@ def test_state_dict_keys_and_shapes_match_torch(name, in_channels):
         assert ours[key].shape == tuple(value.shape), key
 
 
-@pytest.mark.parametrize(("name", "in_channels", "side"), CASES)
-def test_forward_and_parameter_gradients_match_torch(name, in_channels, side):
-    ours, twin = _pair(name, in_channels)
+def _train_step_pair(name: str, in_channels: int, side: int, dtype: torch.dtype):
+    """Both models in train mode after one forward and backward of the same batch."""
+    ours, twin = _pair(name, in_channels, dtype)
     ours.train(), twin.train()
     if name == "small-cnn":  # dropout draws from different generators: compare without it
         ours.classifier[2].p = twin.classifier[2].p = 0.0
-    x = np.random.default_rng(1).standard_normal((4, in_channels, side, side)).astype(np.float32)
+    np_dtype = np.dtype(str(dtype).removeprefix("torch."))
+    x = np.random.default_rng(1).standard_normal((4, in_channels, side, side)).astype(np_dtype)
     out = ours(cnnkit.Tensor(x))
     expected = twin(torch.from_numpy(x))
     assert out.shape == (4, 10)
     assert_close(out.data, expected.detach().numpy(), 1e-5, "logits")
-    upstream = np.random.default_rng(2).standard_normal((4, 10)).astype(np.float32)
+    upstream = np.random.default_rng(2).standard_normal((4, 10)).astype(np_dtype)
     out.backward(upstream)
     expected.backward(torch.from_numpy(upstream))
-    our_params = dict(ours.named_parameters())
-    for key, param in twin.named_parameters():
-        assert_close(our_params[key].grad, param.grad.numpy(), 1e-4, f"grad of {key}")
+    return ours, twin
+
+
+@pytest.mark.parametrize(("name", "in_channels", "side"), CASES)
+def test_forward_and_running_statistics_match_torch(name, in_channels, side):
+    ours, twin = _train_step_pair(name, in_channels, side, torch.float32)
     # Batch norm running statistics were updated the same way.
     our_state = ours.state_dict()
     for key, value in twin.state_dict().items():
         assert_close(our_state[key], value.numpy(), 1e-5, key)
+
+
+@pytest.mark.parametrize(("name", "in_channels", "side"), CASES)
+def test_parameter_gradients_match_torch(name, in_channels, side):
+    """Compared in float64: in float32 some pre-activations lie within rounding of 0 (in
+    vgg-small on 1 channel the least is 5e-8 of the largest), so a different but equally
+    exact summation order puts one on the other side of a ReLU and moves every gradient
+    upstream of it by ~1 %. Float32 gradients are compared op by op in the op tests."""
+    ours, twin = _train_step_pair(name, in_channels, side, torch.float64)
+    our_params = dict(ours.named_parameters())
+    for key, param in twin.named_parameters():
+        assert_close(our_params[key].grad, param.grad.numpy(), 1e-4, f"grad of {key}")
 
 
 @pytest.mark.parametrize(("name", "in_channels", "side"), [CASES[1], CASES[4]])

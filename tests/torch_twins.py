@@ -146,3 +146,93 @@ def resnet20(num_classes: int = 10, in_channels: int = 3) -> ResNet:
 
 
 TWINS = {"lenet5": LeNet5, "small-cnn": SmallCNN, "vgg-small": vgg_small, "resnet20": resnet20}
+
+
+def conv_block(in_channels: int, out_channels: int, dilation: int = 1) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for channels in (in_channels, out_channels):
+        layers += [
+            nn.Conv2d(channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+        ]
+    return nn.Sequential(*layers)
+
+
+class ContextBlock(nn.Module):
+    def __init__(self, channels: int, rates: Sequence[int] = (2, 4)) -> None:
+        super().__init__()
+        branches = [nn.Sequential(nn.Conv2d(channels, channels, 1, bias=False))]
+        branches += [
+            nn.Sequential(nn.Conv2d(channels, channels, 3, padding=r, dilation=r, bias=False))
+            for r in rates
+        ]
+        self.branches = nn.ModuleList(branches)
+        self.fuse = nn.Sequential(
+            nn.BatchNorm2d(channels * len(branches)),
+            nn.ReLU(),
+            nn.Conv2d(channels * len(branches), channels, 1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fuse(torch.cat([branch(x) for branch in self.branches], dim=1))
+
+
+class UNet(nn.Module):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 11,
+        base_channels: int = 16,
+        depth: int = 3,
+        context: bool = False,
+        multiscale: bool = False,
+    ) -> None:
+        super().__init__()
+        widths = [base_channels * 2**level for level in range(depth + 1)]
+        self.depth = depth
+        self.down = nn.ModuleList(
+            [conv_block(in_channels, widths[0])]
+            + [conv_block(widths[level], widths[level + 1]) for level in range(depth)]
+        )
+        self.pool = nn.MaxPool2d(2)
+        self.context = ContextBlock(widths[-1]) if context else None
+        self.upsample = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2)
+                for level in reversed(range(depth))
+            ]
+        )
+        self.up = nn.ModuleList(
+            [conv_block(2 * widths[level], widths[level]) for level in reversed(range(depth))]
+        )
+        self.head = nn.Conv2d(widths[0], num_classes, 1)
+        self.score_heads = (
+            nn.ModuleList(
+                [nn.Conv2d(widths[level], num_classes, 1) for level in reversed(range(1, depth))]
+            )
+            if multiscale
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for level, block in enumerate(self.down):
+            x = block(x if level == 0 else self.pool(x))
+            skips.append(x)
+        if self.context is not None:
+            x = self.context(x)
+        features = []
+        for stage in range(self.depth):
+            x = self.upsample[stage](x)
+            x = self.up[stage](torch.cat([skips[self.depth - 1 - stage], x], dim=1))
+            features.append(x)
+        logits = self.head(x)
+        if self.score_heads is not None:
+            for score_head, feature in zip(self.score_heads, features, strict=False):
+                logits = logits + nn.functional.interpolate(
+                    score_head(feature), size=logits.shape[2:], mode="bilinear"
+                )
+        return logits

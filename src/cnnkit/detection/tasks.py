@@ -7,8 +7,9 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
   caps the scenes per epoch; ``fresh_scenes=False`` reuses the same ones), evaluates on the
   validation split every epoch and on the test split at the end, and returns the final test
   metrics (also in ``run.json``). Tasks: ``"segment"``: U-Net, per-pixel cross-entropy over
-  background + 10 digits plus cross-entropy over the digits on digit pixels; ``"detect"``:
-  CenterNet; ``"instance"``: CenterNet with a foreground head, masks by centre-based grouping.
+  background + 10 object classes plus cross-entropy over the classes on object pixels;
+  ``"detect"``: CenterNet; ``"instance"``: CenterNet with a foreground head, masks by
+  centre-based grouping.
   ``output_dir`` receives the same files as a classification run: ``run.json`` (config,
   per-epoch history, result), ``model.safetensors``, ``checkpoint.safetensors`` and
   ``curves.png``.
@@ -44,7 +45,7 @@ from tqdm import tqdm
 import cnnkit
 import cnnkit.nn.functional as F
 from cnnkit import nn, optim
-from cnnkit.data.scenes import SCENE_CLASSES, Scenes
+from cnnkit.data.scenes import OBJECTS, SCENE_CLASSES, Scenes, scene_classes
 from cnnkit.detection.centernet import centernet_loss, centernet_targets, decode_detections
 from cnnkit.detection.instances import group_instances, semantic_from_instances
 from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
@@ -97,12 +98,21 @@ class TaskConfig:
     context: bool = False
     stride: int = 4
     weight_decay: float = 1e-4
+    objects: str = "mnist"
+    multiscale: bool = True
 
 
 def build_model(config: TaskConfig) -> nn.Module:
     """The network of ``config.task`` (see the module docstring)."""
     if config.task == "segment":
-        return UNet(1, SEMANTIC_CLASSES, config.base_channels, config.depth, config.context)
+        return UNet(
+            1,
+            SEMANTIC_CLASSES,
+            config.base_channels,
+            config.depth,
+            config.context,
+            config.multiscale,
+        )
     # Instances take their class from the detector: the mask head only separates objects
     # from the background.
     semantic = 2 if config.task == "instance" else 0
@@ -202,6 +212,7 @@ def _scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
         config.max_objects,
         (config.scale_min, config.scale_max),
         seed=seed,
+        objects=config.objects,
     )
 
 
@@ -210,7 +221,7 @@ def _write_run(run_dir: Path, config: TaskConfig, history: list, result: dict | 
         "cnnkit_version": cnnkit.__version__,
         "status": "finished" if result is not None else "running",
         "config": dataclasses.asdict(config),
-        "classes": SCENE_CLASSES,
+        "classes": scene_classes(config.objects),
         "num_threads": cnnkit.get_num_threads(),
         "result": result,
         "history": history,
@@ -359,7 +370,11 @@ def _read_image(path: str | os.PathLike[str], multiple: int) -> np.ndarray:
     return padded
 
 
-def draw_prediction(image: np.ndarray, prediction: dict[str, np.ndarray]) -> Image.Image:
+def draw_prediction(
+    image: np.ndarray,
+    prediction: dict[str, np.ndarray],
+    classes: Sequence[str] = SCENE_CLASSES,
+) -> Image.Image:
     """Draw coloured masks, boxes, labels and scores onto a grey ``(H, W)`` image in [0, 1].
 
     The drawing is ``DRAW_SCALE`` times the image size, so labels stay legible on small scenes.
@@ -386,7 +401,7 @@ def draw_prediction(image: np.ndarray, prediction: dict[str, np.ndarray]) -> Ima
         colour = PALETTE[(k if "masks" in prediction else prediction["labels"][k]) % len(PALETTE)]
         x1, y1, x2, y2 = (float(v) * DRAW_SCALE for v in prediction["boxes"][k])
         draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
-        text = f"{SCENE_CLASSES[prediction['labels'][k]]} {prediction['scores'][k]:.2f}"
+        text = f"{classes[prediction['labels'][k]]} {prediction['scores'][k]:.2f}"
         left, top, right, bottom = draw.textbbox((x1, y1), text)
         ty = max(0.0, y1 - (bottom - top) - 2)
         draw.rectangle([x1, ty, x1 + right - left + 2, ty + bottom - top + 2], fill=colour)
@@ -419,7 +434,8 @@ def predict_task(
         image = _read_image(path, 2**config.depth)
         prediction = predict_arrays(config, model, image[None])[0]
         target = output_path / f"{Path(path).stem}.png" if len(image_paths) > 1 else output_path
-        draw_prediction(image[0], prediction).save(target, format="PNG")
+        picture = draw_prediction(image[0], prediction, scene_classes(config.objects))
+        picture.save(target, format="PNG")
         predictions.append(prediction)
     return predictions
 
@@ -442,10 +458,23 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
         help="dilated-convolution context block at the U-Net bottleneck",
     )
     parser.add_argument(
+        "--multiscale",
+        action=argparse.BooleanOptionalAction,
+        default=TaskConfig.multiscale,
+        help="segment: add class scores from every coarser U-Net decoder stage (FCN skip scores)",
+    )
+    parser.add_argument(
         "--test-scenes",
         type=int,
         default=TaskConfig.test_scenes,
         help="held-out scenes for the final metrics",
+    )
+    parser.add_argument(
+        "--objects",
+        choices=OBJECTS,
+        default=TaskConfig.objects,
+        help="what the scenes show: MNIST digits (bundled) or Fashion-MNIST items "
+        "(apt-get install dataset-fashion-mnist)",
     )
 
 
@@ -456,7 +485,9 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "base_channels": args.base_channels,
         "depth": args.depth,
         "context": args.context,
+        "multiscale": args.multiscale,
         "test_scenes": args.test_scenes,
+        "objects": args.objects,
     }
 
 

@@ -3,11 +3,14 @@
 Encoder: ``depth`` stages of two 3x3 conv-BN-ReLU layers, each followed by 2x2 max pooling;
 the channels double per stage. Decoder: per stage, a 2x2 stride-2 ``ConvTranspose2d`` doubles
 the resolution, the encoder features of that resolution are concatenated (skip connection)
-and two 3x3 conv-BN-ReLU layers mix them. A 1x1 conv gives the per-pixel class logits.
+and two 3x3 conv-BN-ReLU layers mix them. A 1x1 conv gives the per-pixel class logits; with
+``multiscale`` every coarser decoder stage adds its own 1x1-conv logits, upsampled bilinearly
+(the skip scores of FCN, Long et al. 2015).
 """
 
 from __future__ import annotations
 
+import cnnkit.nn.functional as F
 from cnnkit import nn
 from cnnkit.functions import cat
 from cnnkit.tensor import Tensor
@@ -68,6 +71,10 @@ class UNet(nn.Module):
         base_channels: channels of the first stage (doubled per stage).
         depth: number of poolings; the input side must be divisible by ``2**depth``.
         context: add a ``ContextBlock`` (dilated convolutions) at the bottleneck.
+        multiscale: score every decoder stage, not only the last: each coarser stage gets a
+            1x1 conv to ``num_classes`` logits, upsampled bilinearly to the output and added.
+            A coarse stage sees a whole object, so it can say *which* object a pixel belongs
+            to, while the full-resolution stage places the boundaries.
 
     Shape:
         - Input: :math:`(N, C_{in}, H, W)`, ``H`` and ``W`` divisible by ``2**depth``
@@ -85,6 +92,7 @@ class UNet(nn.Module):
         base_channels: int = 16,
         depth: int = 3,
         context: bool = False,
+        multiscale: bool = False,
     ) -> None:
         super().__init__()
         if depth < 1:
@@ -108,6 +116,13 @@ class UNet(nn.Module):
             [conv_block(2 * widths[level], widths[level]) for level in reversed(range(depth))]
         )
         self.head = nn.Conv2d(widths[0], num_classes, 1) if num_classes > 0 else None
+        self.score_heads = (
+            nn.ModuleList(
+                [nn.Conv2d(widths[level], num_classes, 1) for level in reversed(range(1, depth))]
+            )
+            if multiscale and num_classes > 0
+            else None
+        )
 
     def decode(self, x: Tensor, stages: int | None = None) -> list[Tensor]:
         """Decoder features, coarsest first: ``stages`` (default ``depth``) upsampling stages.
@@ -130,4 +145,11 @@ class UNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.head is None:
             raise RuntimeError("this UNet was built with num_classes=0; use decode()")
-        return self.head(self.decode(x)[-1])
+        features = self.decode(x)
+        logits = self.head(features[-1])
+        if self.score_heads is not None:
+            for score_head, feature in zip(self.score_heads, features, strict=False):
+                logits = logits + F.interpolate(
+                    score_head(feature), size=logits.shape[2:], mode="bilinear"
+                )
+        return logits

@@ -4,6 +4,10 @@ The convolution kernels split their work into a few large parts and run them on 
 thread pool, each part calling BLAS at one thread: NumPy releases the GIL inside matmul and
 copies, so the parts really run in parallel, and one thread per core avoids the
 oversubscription of ``workers x BLAS threads``.
+
+Small GEMMs (``small_gemm_blas``) also run with BLAS at one thread: OpenBLAS splits even a
+(64, 120) @ (120, 84) product over all its threads, and on a busy machine waiting for the
+second thread to be scheduled costs 10-1000x the product itself (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -22,10 +26,14 @@ Result = TypeVar("Result")
 
 _num_threads = os.cpu_count() or 1
 _controller = ThreadpoolController()  # scans the loaded BLAS libraries once, not per call
+# Setting the thread count through each library's own controller costs ~3 us a pair;
+# ``_controller.limit(...)`` rescans and costs ~30 us, too much for every small GEMM.
+_blas_libraries = [library for library in _controller.lib_controllers if library.user_api == "blas"]
 _pool: ThreadPoolExecutor | None = None
 _blas_lock = threading.Lock()
-_blas_users = 0  # parallel_map calls in flight (from any thread) that need BLAS at one thread
-_blas_limiter: object = None
+_blas_users = 0  # callers in flight (from any thread) that need BLAS at one thread
+_blas_saved: list[int] = []  # the libraries' thread counts before the first of them came in
+SMALL_GEMM_FLOPS = 1 << 23  # below ~8 MFLOP a second BLAS thread saves little, risks much
 
 
 def set_num_threads(num_threads: int) -> None:
@@ -56,30 +64,49 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item]) -> l
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_num_threads - 1, thread_name_prefix="cnnkit")
-    with _single_threaded_blas():
+    with _SINGLE_THREADED_BLAS:
         futures = [_pool.submit(function, item) for item in items[1:]]
         results = [function(items[0])]
         results.extend(future.result() for future in futures)
     return results
 
 
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
+class _SingleThreadedBlas:
     """BLAS at one thread while any caller, from any thread, is inside; restored after the last.
 
     A plain nested ``threadpool_limits`` from two threads at once could restore in the wrong
-    order and leave BLAS at one thread for good.
+    order and leave BLAS at one thread for good. A class rather than a generator-based context
+    manager: it is entered for every small GEMM, and this costs a third as much.
     """
-    global _blas_users, _blas_limiter
-    with _blas_lock:
-        if _blas_users == 0:
-            _blas_limiter = _controller.limit(limits=1, user_api="blas")
-        _blas_users += 1
-    try:
-        yield
-    finally:
+
+    def __enter__(self) -> None:
+        global _blas_users, _blas_saved
+        with _blas_lock:
+            if _blas_users == 0:
+                _blas_saved = [library.num_threads for library in _blas_libraries]
+                for library in _blas_libraries:
+                    library.set_num_threads(1)
+            _blas_users += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        global _blas_users
         with _blas_lock:
             _blas_users -= 1
             if _blas_users == 0:
-                _blas_limiter.restore_original_limits()  # type: ignore[attr-defined]
-                _blas_limiter = None
+                for library, threads in zip(_blas_libraries, _blas_saved, strict=True):
+                    library.set_num_threads(threads)
+
+
+_SINGLE_THREADED_BLAS = _SingleThreadedBlas()
+_UNCHANGED_BLAS = contextlib.nullcontext()
+
+
+def small_gemm_blas(flops: float) -> contextlib.AbstractContextManager[None]:
+    """A context to run a GEMM of ``flops`` in: BLAS at one thread if it is small.
+
+    Below ``SMALL_GEMM_FLOPS`` (or with one thread anyway) a second BLAS thread would gain a
+    few microseconds at best and wait milliseconds for a busy core at worst.
+    """
+    if flops < SMALL_GEMM_FLOPS and _num_threads > 1:
+        return _SINGLE_THREADED_BLAS
+    return _UNCHANGED_BLAS

@@ -8,7 +8,8 @@ views it as channels-last again without a copy.
 
 Work. im2col is built in pieces of about one L2 cache into a reused buffer, and the GEMM
 consumes each piece while it is hot: the whole im2col matrix of a batch never exists. The
-batch is split between threads (``_parallel.parallel_map``).
+batch is split between threads (``_parallel.parallel_map``); a single image is split over its
+output rows instead, and work too small to split runs its GEMMs with BLAS at one thread.
 
 A 1x1, stride-1 convolution of a contiguous NCHW array skips all of this: per-sample matrix
 products (C_out, C_in) @ (C_in, H*W) read and write NCHW directly.
@@ -28,29 +29,34 @@ each group a (prod(K) * in/groups, out/groups) matrix whose rows match the im2co
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from cnnkit.arithmetic.shapes import conv_output_size, conv_transpose_output_size
-from cnnkit.ops._parallel import get_num_threads, parallel_map
+from cnnkit.ops._parallel import get_num_threads, parallel_map, small_gemm_blas
 from cnnkit.tensor import Tensor
 
 __all__ = ["conv", "conv_transpose", "fold", "unfold"]
 
 _CHUNK_BYTES = 1 << 20  # one im2col piece: about the 1 MiB L2 cache of a core
 _MIN_PARALLEL_BYTES = 1 << 18  # below this much work, threads cost more than they save
+# A single image is split over rows only from ~16 MFLOP: below that, under load, waking a
+# second thread for every convolution of a batch-1 forward cost more than it saved.
+_MIN_ROW_SPLIT_BYTES = 1 << 25
 _PAGE_BYTES = 4096
 _TRANSPOSE_BLOCK = 8  # channels copied together when transposing NCHW -> NHWC
+_NARROW_CHANNELS = 3  # inputs with this few channels use the channel-major im2col
 
 Chunk = tuple[int, int, int, int]  # samples n0:n1, first output dim r0:r1
+Part = TypeVar("Part")
+Result = TypeVar("Result")
 
 
-@dataclass(frozen=True)
-class _Geometry:
+class _Geometry(NamedTuple):  # a tuple: hashed in C, for the caches below
     """Per spatial dimension: kernel size, stride, dilation, zero padding before and after."""
 
     kernel: tuple[int, ...]
@@ -60,27 +66,45 @@ class _Geometry:
     pad_after: tuple[int, ...]
 
     def output_size(self, input_size: Sequence[int]) -> tuple[int, ...]:
-        return tuple(
-            conv_output_size(i + b + a, k, s, 0, d)
-            for i, k, s, d, b, a in zip(
-                input_size,
-                self.kernel,
-                self.stride,
-                self.dilation,
-                self.pad_before,
-                self.pad_after,
-                strict=True,
-            )
+        return _output_size(self, tuple(input_size))
+
+
+# Geometry and sizes are cached: at batch 1 building them cost ~12 us of a ~150 us convolution.
+@functools.lru_cache(maxsize=512)
+def _output_size(geometry: _Geometry, input_size: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(
+        conv_output_size(i + b + a, k, s, 0, d)
+        for i, k, s, d, b, a in zip(
+            input_size,
+            geometry.kernel,
+            geometry.stride,
+            geometry.dilation,
+            geometry.pad_before,
+            geometry.pad_after,
+            strict=True,
         )
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _conv_geometry(
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    padding: tuple[tuple[int, int], ...],
+) -> _Geometry:
+    before, after = zip(*padding, strict=True)
+    return _Geometry(kernel, stride, dilation, before, after)
 
 
 # --- layout helpers -------------------------------------------------------------------------
+# plain transposes: np.moveaxis costs ~7 us a call, which shows at batch 1
 def _channels_last(x: np.ndarray) -> np.ndarray:
-    return np.moveaxis(x, 1, -1)
+    return x.transpose(0, *range(2, x.ndim), 1)
 
 
 def _channels_first(x: np.ndarray) -> np.ndarray:
-    return np.moveaxis(x, -1, 1)
+    return x.transpose(0, x.ndim - 1, *range(1, x.ndim - 1))
 
 
 def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarray:
@@ -91,17 +115,13 @@ def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarr
     """
     if not any(before) and not any(after) and x.flags.c_contiguous:
         return x
-    spatial = x.shape[1:-1]
-    padded = [s + b + a for s, b, a in zip(spatial, before, after, strict=True)]
+    padded, source, target = _pad_slices(x.shape[1:-1], tuple(before), tuple(after))
     out = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
-    source, target = [], []
-    for size, b, a in zip(spatial, before, after, strict=True):
-        start, stop = max(-b, 0), max(size - max(-a, 0), max(-b, 0))
-        source.append(slice(start, stop))
-        target.append(slice(max(b, 0), max(b, 0) + stop - start))
-
     channels = x.shape[-1]
     if x.strides[-1] < _PAGE_BYTES or channels <= _TRANSPOSE_BLOCK:
+        if x.shape[0] == 1:  # one part: no closure, no thread pool (matters at batch 1)
+            out[(slice(None), *target)] = x[(slice(None), *source)]
+            return out
 
         def fill(samples: range) -> None:
             out[(slice(samples.start, samples.stop), *target)] = x[
@@ -119,6 +139,20 @@ def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarr
 
     parallel_map(fill, _split_batch(x.shape[0], out.nbytes))
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _pad_slices(
+    spatial: tuple[int, ...], before: tuple[int, ...], after: tuple[int, ...]
+) -> tuple[list[int], tuple[slice, ...], tuple[slice, ...]]:
+    """Padded spatial size, and the slices of the input that are copied where into it."""
+    padded = [s + b + a for s, b, a in zip(spatial, before, after, strict=True)]
+    source, target = [], []
+    for size, b, a in zip(spatial, before, after, strict=True):
+        start, stop = max(-b, 0), max(size - max(-a, 0), max(-b, 0))
+        source.append(slice(start, stop))
+        target.append(slice(max(b, 0), max(b, 0) + stop - start))
+    return padded, tuple(source), tuple(target)
 
 
 def _to_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -139,18 +173,26 @@ def _from_gemm_weight(weight: np.ndarray) -> np.ndarray:
 
 def _windows(xp: np.ndarray, geometry: _Geometry, out_size: Sequence[int]) -> np.ndarray:
     """Read-only view (N, *O, *K, C) of the padded channels-last ``xp``: every kernel window."""
-    strides = xp.strides
+    xp = np.ascontiguousarray(xp)  # a no-op for ``_pad``'s results; the view below needs it
+    # the ndarray constructor instead of as_strided: a third of its ~8 us per call
+    windows = np.ndarray(
+        (xp.shape[0], *out_size, *geometry.kernel, xp.shape[-1]),
+        xp.dtype,
+        buffer=xp,
+        strides=_window_strides(xp.strides, geometry),
+    )
+    windows.flags.writeable = False
+    return windows
+
+
+@functools.lru_cache(maxsize=512)
+def _window_strides(strides: tuple[int, ...], geometry: _Geometry) -> tuple[int, ...]:
     spatial = strides[1:-1]
-    return as_strided(
-        xp,
-        shape=(xp.shape[0], *out_size, *geometry.kernel, xp.shape[-1]),
-        strides=(
-            strides[0],
-            *(st * s for st, s in zip(spatial, geometry.stride, strict=True)),
-            *(st * d for st, d in zip(spatial, geometry.dilation, strict=True)),
-            strides[-1],
-        ),
-        writeable=False,
+    return (
+        strides[0],
+        *(st * s for st, s in zip(spatial, geometry.stride, strict=True)),
+        *(st * d for st, d in zip(spatial, geometry.dilation, strict=True)),
+        strides[-1],
     )
 
 
@@ -175,22 +217,73 @@ def _split_batch(batch: int, work_bytes: int) -> list[range]:
     return [range(bounds[t], bounds[t + 1]) for t in range(threads)]
 
 
-def _chunks(samples: range, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
-    """Pieces (n0, n1, r0, r1) of samples x first output dim, each about ``_CHUNK_BYTES``."""
+def _split_outputs(
+    batch: int, out_rows: int, work_bytes: int, *, by_rows: bool = True
+) -> tuple[Chunk, ...]:
+    """Parts (n0, n1, r0, r1) of samples x first output dim, one per thread.
+
+    Contiguous sample ranges; a single image (``by_rows``: when parts may write overlapping
+    input rows, they may not) is split over its ``out_rows`` output rows instead, so that
+    batch-1 inference uses every thread without BLAS threads.
+    """
+    return _cached_split(
+        batch, out_rows, work_bytes, by_rows, get_num_threads(), _MIN_PARALLEL_BYTES,
+        _MIN_ROW_SPLIT_BYTES,
+    )  # fmt: skip
+
+
+# The plans below are cached (with the settings they read as part of the key, so that tests
+# may change them): at batch 1, computing them cost ~10 us of a ~150 us convolution.
+@functools.lru_cache(maxsize=1024)
+def _cached_split(
+    batch: int,
+    out_rows: int,
+    work_bytes: int,
+    by_rows: bool,
+    threads: int,
+    min_parallel_bytes: int,
+    min_row_split_bytes: int,
+) -> tuple[Chunk, ...]:
+    threads = 1 if work_bytes < min_parallel_bytes else threads
+    if batch == 1 and by_rows and work_bytes >= min_row_split_bytes:
+        threads = min(threads, out_rows)
+        bounds = [out_rows * t // threads for t in range(threads + 1)]
+        return tuple((0, 1, bounds[t], bounds[t + 1]) for t in range(threads))
+    threads = max(1, min(threads, batch))
+    bounds = [batch * t // threads for t in range(threads + 1)]
+    return tuple((bounds[t], bounds[t + 1], 0, out_rows) for t in range(threads))
+
+
+def _run_parts(
+    function: Callable[[Part], Result], parts: Sequence[Part], flops: int
+) -> list[Result]:
+    """``function`` over ``parts`` in parallel; one part alone with BLAS at one thread if small."""
+    if len(parts) == 1:
+        with small_gemm_blas(flops):
+            return [function(parts[0])]
+    return parallel_map(function, parts)
+
+
+def _chunks(part: Chunk, out_size: Sequence[int], row_bytes: int) -> tuple[Chunk, ...]:
+    """Pieces (n0, n1, r0, r1) of a part (samples x first output dim), each about
+    ``_CHUNK_BYTES``."""
+    return _cached_chunks(part, tuple(out_size), row_bytes, _CHUNK_BYTES)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_chunks(
+    part: Chunk, out_size: tuple[int, ...], row_bytes: int, chunk_bytes: int
+) -> tuple[Chunk, ...]:
+    n0, n1, r0, r1 = part
     line_bytes = max(row_bytes * math.prod(out_size[1:]), 1)
     sample_bytes = line_bytes * out_size[0]
-    if sample_bytes <= _CHUNK_BYTES:
-        step = max(1, _CHUNK_BYTES // max(sample_bytes, 1))
-        return [
-            (n, min(n + step, samples.stop), 0, out_size[0])
-            for n in range(samples.start, samples.stop, step)
-        ]
-    lines = max(1, _CHUNK_BYTES // line_bytes)
-    return [
-        (n, n + 1, r, min(r + lines, out_size[0]))
-        for n in samples
-        for r in range(0, out_size[0], lines)
-    ]
+    if sample_bytes <= chunk_bytes and r1 - r0 == out_size[0]:
+        step = max(1, chunk_bytes // max(sample_bytes, 1))
+        return tuple((n, min(n + step, n1), r0, r1) for n in range(n0, n1, step))
+    lines = max(1, chunk_bytes // line_bytes)
+    return tuple(
+        (n, n + 1, r, min(r + lines, r1)) for n in range(n0, n1) for r in range(r0, r1, lines)
+    )
 
 
 def _chunk_rows(chunk: Chunk, out_size: Sequence[int]) -> int:
@@ -244,8 +337,8 @@ def _conv_cl(
     matrices = weight.reshape(groups, row_length, out_per_group)
     row_bytes = row_length * itemsize
 
-    def run(samples: range) -> None:
-        chunks = _chunks(samples, out_size, row_bytes)
+    def run(part: Chunk) -> None:
+        chunks = _chunks(part, out_size, row_bytes)
         buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
@@ -258,7 +351,8 @@ def _conv_cl(
             if bias is not None:
                 out_rows += bias
 
-    parallel_map(run, _split_batch(batch, out.size * row_length * itemsize))
+    work = out.size * row_length * itemsize
+    _run_parts(run, _split_outputs(batch, out_size[0], work), out.size * row_length * 2)
     return out
 
 
@@ -275,9 +369,9 @@ def _conv_weight_grad_cl(
     row_length = math.prod(kernel) * in_per_group
     row_bytes = row_length * itemsize
 
-    def run(samples: range) -> np.ndarray:
+    def run(part: Chunk) -> np.ndarray:
         total = np.zeros((groups, row_length, out_per_group), dtype=xp.dtype)
-        chunks = _chunks(samples, out_size, row_bytes)
+        chunks = _chunks(part, out_size, row_bytes)
         buffer = _piece_buffer(chunks, out_size, row_length, xp.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
@@ -289,7 +383,8 @@ def _conv_weight_grad_cl(
         return total
 
     work = batch * math.prod(out_size) * row_length * groups * itemsize
-    partials = parallel_map(run, _split_batch(batch, work))
+    flops = 2 * batch * math.prod(out_size) * row_length * groups * out_per_group
+    partials = _run_parts(run, _split_outputs(batch, out_size[0], work), flops)
     return sum(partials[1:], partials[0]).reshape(weight_shape)
 
 
@@ -318,6 +413,8 @@ def _conv_input_grad_cl(
         return _conv_cl(_pad(grad, before, after), flipped, unit, tuple(input_size))
     if depthwise:
         return _depthwise_input_grad_cl(grad, weight, geometry, input_size)
+    if in_per_group < grad.shape[-2]:
+        return _col2im_input_grad_cm(grad, weight, geometry, input_size)
     return _col2im_input_grad_cl(grad, weight, geometry, input_size)
 
 
@@ -337,8 +434,8 @@ def _col2im_input_grad_cl(
     matrices = weight.reshape(groups, row_length, out_per_group)
     offsets = list(np.ndindex(*kernel))
 
-    def run(samples: range) -> None:
-        chunks = _chunks(samples, out_size, row_length * itemsize)
+    def run(part: Chunk) -> None:
+        chunks = _chunks(part, out_size, row_length * itemsize)
         buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
@@ -356,8 +453,58 @@ def _col2im_input_grad_cl(
                         (Ellipsis, *offset, slice(None))
                     ]
 
-    parallel_map(run, _split_batch(batch, batch * math.prod(out_size) * row_length * itemsize))
+    # parts write overlapping input rows unless they hold different samples
+    work = batch * math.prod(out_size) * row_length * itemsize
+    parts = _split_outputs(batch, out_size[0], work, by_rows=False)
+    _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
     return _crop(dxp, geometry, input_size)
+
+
+def _col2im_input_grad_cm(
+    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+) -> np.ndarray:
+    """``_col2im_input_grad_cl`` accumulating channel-major, for few input channels.
+
+    Channels-last, each scatter-add moves runs of in/groups values (6 for LeNet's second
+    convolution): NumPy's per-run overhead dominated. Here the GEMM writes the columns
+    transposed, (prod(K) * in/groups, rows), and the rows of each kernel offset are added
+    into a (C, N, *S) gradient in runs of a whole output row. Returned as an (N, *S, C) view.
+    """
+    groups, *kernel, in_per_group, out_per_group = weight.shape
+    batch, *out_size, _ = grad.shape
+    itemsize = grad.dtype.itemsize
+    padded = [
+        s + b + a
+        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
+    ]
+    dxp = np.zeros((groups * in_per_group, batch, *padded), dtype=grad.dtype)
+    row_length = math.prod(kernel) * in_per_group
+    matrices = weight.reshape(groups, row_length, out_per_group)
+    offsets = list(np.ndindex(*kernel))
+
+    def run(part: Chunk) -> None:
+        chunks = _chunks(part, out_size, row_length * itemsize)
+        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
+        for chunk in chunks:
+            n0, n1, r0, r1 = chunk
+            rows = _chunk_rows(chunk, out_size)
+            grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
+            for g in range(groups):
+                columns = buffer[: rows * row_length].reshape(row_length, rows)
+                group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
+                np.matmul(matrices[g], group_grad.T, out=columns)
+                columns = columns.reshape(*kernel, in_per_group, n1 - n0, r1 - r0, *out_size[1:])
+                channels = slice(g * in_per_group, (g + 1) * in_per_group)
+                for offset in offsets:
+                    spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
+                    dxp[(channels, slice(n0, n1), *spatial)] += columns[offset]
+
+    # parts write overlapping input rows unless they hold different samples
+    work = batch * math.prod(out_size) * row_length * itemsize
+    parts = _split_outputs(batch, out_size[0], work, by_rows=False)
+    _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
+    cropped = dxp[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+    return np.moveaxis(cropped, 0, -1)
 
 
 def _channel_sums(x: np.ndarray) -> np.ndarray:
@@ -383,8 +530,8 @@ def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.
 # --- depthwise kernels (no GEMM) --------------------------------------------------------------
 # Several arrays stream through each piece (output, one input tap, a product), so the pieces
 # are a quarter of the im2col ones to stay in L2.
-def _depthwise_chunks(samples: range, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
-    return _chunks(samples, out_size, 4 * row_bytes)
+def _depthwise_chunks(part: Chunk, out_size: Sequence[int], row_bytes: int) -> list[Chunk]:
+    return _chunks(part, out_size, 4 * row_bytes)
 
 
 def _depthwise_taps(weight: np.ndarray) -> np.ndarray:
@@ -414,8 +561,8 @@ def _depthwise_cl(
     offsets = list(np.ndindex(*kernel))
     out = np.empty((batch, *out_size, groups, multiplier), dtype=xp.dtype)
 
-    def run(samples: range) -> None:
-        chunks = _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize)
+    def run(part: Chunk) -> None:
+        chunks = _depthwise_chunks(part, out_size, groups * multiplier * xp.itemsize)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
             total = out[n0:n1, r0:r1]
@@ -427,7 +574,7 @@ def _depthwise_cl(
             if bias is not None:
                 total += bias.reshape(groups, multiplier)
 
-    parallel_map(run, _split_batch(batch, out.nbytes * len(offsets)))
+    parallel_map(run, _split_outputs(batch, out_size[0], out.nbytes * len(offsets)))
     return out.reshape(batch, *out_size, groups * multiplier)
 
 
@@ -440,9 +587,9 @@ def _depthwise_weight_grad_cl(
     grad = grad.reshape(batch, *out_size, groups, multiplier)
     offsets = list(np.ndindex(*kernel))
 
-    def run(samples: range) -> np.ndarray:
+    def run(part: Chunk) -> np.ndarray:
         total = np.zeros((len(offsets), groups, multiplier), dtype=xp.dtype)
-        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * xp.itemsize):
+        for chunk in _depthwise_chunks(part, out_size, groups * multiplier * xp.itemsize):
             n0, n1, r0, r1 = chunk
             grad_chunk = grad[n0:n1, r0:r1]
             product = np.empty_like(grad_chunk)
@@ -451,7 +598,7 @@ def _depthwise_weight_grad_cl(
                 total[index] += product.reshape(-1, groups, multiplier).sum(axis=0)
         return total
 
-    partials = parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
+    partials = parallel_map(run, _split_outputs(batch, out_size[0], grad.nbytes * len(offsets)))
     total = sum(partials[1:], partials[0])  # (taps, groups, multiplier)
     return np.ascontiguousarray(np.moveaxis(total, 0, 1)).reshape(weight_shape)
 
@@ -470,8 +617,8 @@ def _depthwise_input_grad_cl(
     taps = _depthwise_taps(weight)
     offsets = list(np.ndindex(*kernel))
 
-    def run(samples: range) -> None:
-        for chunk in _depthwise_chunks(samples, out_size, groups * multiplier * grad.itemsize):
+    def run(part: Chunk) -> None:
+        for chunk in _depthwise_chunks(part, out_size, groups * multiplier * grad.itemsize):
             n0, n1, r0, r1 = chunk
             grad_chunk = grad[n0:n1, r0:r1]
             product = np.empty_like(grad_chunk)
@@ -482,7 +629,8 @@ def _depthwise_input_grad_cl(
                     product[..., 0] if multiplier == 1 else product.sum(axis=-1)
                 )
 
-    parallel_map(run, _split_batch(batch, grad.nbytes * len(offsets)))
+    work = grad.nbytes * len(offsets)
+    parallel_map(run, _split_outputs(batch, out_size[0], work, by_rows=False))
     return _crop(dxp, geometry, input_size)
 
 
@@ -512,15 +660,12 @@ def conv(
     d = weight.ndim - 2
     unbatched = input.ndim == d + 1
     x = input.data[None] if unbatched else input.data
-    geometry = _Geometry(
-        tuple(weight.shape[2:]),
-        tuple(stride),
-        tuple(dilation),
-        tuple(p[0] for p in padding),
-        tuple(p[1] for p in padding),
-    )
+    padding = tuple(tuple(pair) for pair in padding)
+    geometry = _conv_geometry(weight.shape[2:], tuple(stride), tuple(dilation), padding)
     if _is_pointwise(x, geometry, groups):
         return _pointwise_conv(input, weight, bias, unbatched)
+    if groups == 1 and x.shape[1] <= _NARROW_CHANNELS:
+        return _narrow_conv(input, weight, bias, geometry, unbatched)
     input_size = x.shape[2:]
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
@@ -579,7 +724,8 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
         if bias is not None:
             out[part] += bias.data[:, None]
 
-    parallel_map(forward, _split_batch(batch, out.nbytes))
+    flops = 2 * out.size * in_channels
+    _run_parts(forward, _split_batch(batch, out.nbytes), flops)
     result = out.reshape(batch, matrix.shape[0], *size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
@@ -599,7 +745,7 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
                 total += np.matmul(grad[n], columns[n].T, out=product)
             return total
 
-        partials = parallel_map(run, _split_batch(batch, grad.nbytes * 2))
+        partials = _run_parts(run, _split_batch(batch, grad.nbytes * 2), 2 * flops)
         grad_weight = None
         if weight.requires_grad:
             grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
@@ -613,6 +759,101 @@ def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatche
 
     parents = (input, weight) if bias is None else (input, weight, bias)
     return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _narrow_conv(
+    input: Tensor, weight: Tensor, bias: Tensor | None, geometry: _Geometry, unbatched: bool
+) -> Tensor:
+    """Convolution of an input with very few channels (an image: 1 or 3), sample-major.
+
+    Channels-last im2col would copy runs of only k*C values; here the im2col matrix of a
+    sample is (C*prod(K), prod(O)), one row per (channel, kernel offset) pair, copied in runs
+    of a whole output row, and the per-sample GEMMs (C_out, C*prod(K)) @ (C*prod(K), prod(O))
+    write the (N, C_out, *O) output in NCHW order, as the layers after a first convolution
+    (pooling, batch norm) expect it. The im2col matrices (prod(K) times the input) are kept
+    for the weight gradient.
+    """
+    x = input.data[None] if unbatched else input.data
+    batch, channels, *input_size = x.shape
+    out_size = geometry.output_size(input_size)
+    positions = math.prod(out_size)
+    padded = np.zeros(
+        (batch, channels, *(s + b + a for s, b, a in zip(
+            input_size, geometry.pad_before, geometry.pad_after, strict=True
+        ))),
+        dtype=x.dtype,
+    )  # fmt: skip
+    padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
+    strides = padded.strides
+    taps = np.ndarray(
+        (batch, channels, *geometry.kernel, *out_size),
+        padded.dtype,
+        buffer=padded,
+        strides=(
+            strides[0],
+            strides[1],
+            *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
+            *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
+        ),
+    )
+    row_length = channels * math.prod(geometry.kernel)
+    columns = np.empty(taps.shape, dtype=x.dtype)
+    sample_columns = columns.reshape(batch, row_length, positions)
+    matrix = weight.data.reshape(weight.shape[0], row_length)
+    out = np.empty((batch, weight.shape[0], positions), dtype=x.dtype)
+
+    def forward(samples: range) -> None:
+        part = slice(samples.start, samples.stop)
+        np.copyto(columns[part], taps[part])
+        np.matmul(matrix, sample_columns[part], out=out[part])
+        if bias is not None:
+            out[part] += bias.data[:, None]
+
+    flops = 2 * out.size * row_length
+    _run_parts(forward, _split_batch(batch, columns.nbytes), flops)
+    result = out.reshape(batch, matrix.shape[0], *out_size)
+
+    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        grad = grad_output[None] if unbatched else grad_output
+        grad = grad.reshape(out.shape)  # a copy only if grad is not NCHW-contiguous
+        grad_padded = np.zeros_like(padded) if input.requires_grad else None
+
+        def run(samples: range) -> np.ndarray | None:
+            part = slice(samples.start, samples.stop)
+            if grad_padded is not None:
+                back = np.matmul(matrix.T, grad[part]).reshape(
+                    len(samples), channels, *geometry.kernel, *out_size
+                )
+                for tap in np.ndindex(channels, *geometry.kernel):
+                    spatial = _tap_slices(tap[1:], geometry, out_size, (0, out_size[0]))
+                    grad_padded[(part, tap[0], *spatial)] += back[(slice(None), *tap)]
+            if not weight.requires_grad:
+                return None
+            total = np.zeros_like(matrix)
+            product = np.empty_like(matrix)
+            for n in samples:  # a sum of per-sample products: no transposed copy of either
+                total += np.matmul(grad[n], sample_columns[n].T, out=product)
+            return total
+
+        partials = _run_parts(run, _split_batch(batch, columns.nbytes), 2 * flops)
+        grad_input = grad_weight = None
+        if grad_padded is not None:
+            grad_input = grad_padded[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+            grad_input = grad_input[0] if unbatched else grad_input
+        if weight.requires_grad:
+            grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
+        grads = [grad_input, grad_weight]
+        if bias is not None:
+            grads.append(grad.sum(axis=(0, 2)) if bias.requires_grad else None)
+        return tuple(grads)
+
+    parents = (input, weight) if bias is None else (input, weight, bias)
+    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
+
+
+def _unpadded(geometry: _Geometry, input_size: Sequence[int]) -> tuple[slice, ...]:
+    """Spatial slices of a padded array that hold the input."""
+    return tuple(slice(b, b + s) for b, s in zip(geometry.pad_before, input_size, strict=True))
 
 
 def conv_transpose(

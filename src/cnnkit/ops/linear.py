@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnkit.functions import get_generator
+from cnnkit.ops._parallel import small_gemm_blas
 from cnnkit.tensor import Tensor
 
 __all__ = ["dropout", "dropout_channels", "linear"]
@@ -15,15 +16,20 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     in_features = weight.shape[1]
     out_features = weight.shape[0]
     rows = input.data.reshape(-1, in_features)
-    out = rows @ weight.data.T
+    flops = 2 * rows.shape[0] * in_features * out_features  # of each of the three GEMMs
+    with small_gemm_blas(flops):
+        out = rows @ weight.data.T
     if bias is not None:
         out += bias.data
     out_shape = input.shape[:-1] + (out_features,)
 
     def backward(grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad_rows = grad.reshape(-1, out_features)
-        grad_input = (grad_rows @ weight.data).reshape(input.shape) if input.requires_grad else None
-        grad_weight = grad_rows.T @ rows if weight.requires_grad else None
+        with small_gemm_blas(flops):
+            grad_input = grad_rows @ weight.data if input.requires_grad else None
+            grad_weight = grad_rows.T @ rows if weight.requires_grad else None
+        if grad_input is not None:
+            grad_input = grad_input.reshape(input.shape)
         if bias is None:
             return grad_input, grad_weight
         return grad_input, grad_weight, grad_rows.sum(axis=0) if bias.requires_grad else None

@@ -103,7 +103,7 @@ def _train_scene_task(args: argparse.Namespace) -> int:
     if args.data not in (None, "scenes"):
         raise ValueError(f"--task {args.task} trains on --data scenes, got --data {args.data}")
     output_dir = args.out or f"runs/{args.task}-scenes-{time.strftime('%Y%m%d-%H%M%S')}"
-    print(f"training {args.task} on synthetic MNIST scenes -> {output_dir}")
+    print(f"training {args.task} on synthetic {args.objects} scenes -> {output_dir}")
     result = train_task(
         args.task,
         epochs=args.epochs or TaskConfig.epochs,

@@ -55,8 +55,11 @@ def _check_tensors(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """Type, dtype and rank checks shared by convolution and transposed convolution."""
     input, weight = to_tensor(input, "input"), to_tensor(weight, "weight")
-    check_floating(input, "input")
-    check_floating(weight, "weight")
+    # the dtype kind first: check_floating's np.issubdtype costs ~2 us, twice per call
+    if input.dtype.kind != "f":
+        check_floating(input, "input")
+    if weight.dtype.kind != "f":
+        check_floating(weight, "weight")
     if input.dtype != weight.dtype:
         raise TypeError(
             f"{what}: input dtype {input.dtype} and weight dtype {weight.dtype} must match"
@@ -130,6 +133,40 @@ def _conv_padding(
     return [(p, p) for p in non_negative_tuple(padding, d, "padding")]
 
 
+# Checked hyperparameters of recent calls, keyed by kernel size and the identities of the
+# argument objects (a layer passes the same tuples every call). The entry keeps those objects
+# alive, so their ids cannot be reused while it exists; a hit needs the very same objects.
+_checked_arguments: dict[tuple[Any, ...], tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+_CHECKED_ARGUMENTS_SIZE = 256
+_IMMUTABLE = (int, str, tuple)
+
+
+def _conv_arguments(
+    what: str,
+    d: int,
+    kernel: tuple[int, ...],
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: Any,
+) -> tuple[Any, ...]:
+    """Checked (stride, (before, after) padding, dilation, groups); memoised by identity."""
+    arguments = (stride, padding, dilation, groups)
+    key = (d, kernel, *map(id, arguments))
+    entry = _checked_arguments.get(key)
+    if entry is not None and all(a is b for a, b in zip(entry[0], arguments, strict=True)):
+        return entry[1]
+    stride = positive_tuple(stride, d, "stride")
+    dilation = positive_tuple(dilation, d, "dilation")
+    groups = _check_groups(groups)
+    pads = tuple(_conv_padding(what, padding, d, kernel, stride, dilation))
+    if all(type(a) in _IMMUTABLE for a in arguments):  # a list could change under its id
+        if len(_checked_arguments) >= _CHECKED_ARGUMENTS_SIZE:
+            _checked_arguments.clear()
+        _checked_arguments[key] = (arguments, (stride, pads, dilation, groups))
+    return stride, pads, dilation, groups
+
+
 def _conv(
     d: int,
     input: Any,
@@ -142,11 +179,11 @@ def _conv(
 ) -> Tensor:
     what = f"conv{d}d"
     input, weight, bias = _check_tensors(what, input, weight, bias, d)
-    stride = positive_tuple(stride, d, "stride")
-    dilation = positive_tuple(dilation, d, "dilation")
-    groups = _check_groups(groups)
     out_channels, in_per_group, *kernel = weight.shape
     kernel = tuple(kernel)
+    stride, pads, dilation, groups = _conv_arguments(
+        what, d, kernel, stride, padding, dilation, groups
+    )
     in_channels = input.shape[-d - 1]
     if out_channels % groups:
         raise ValueError(
@@ -160,7 +197,6 @@ def _conv(
             f"(weight.shape[1] * groups)"
         )
     _check_bias(what, bias, out_channels)
-    pads = _conv_padding(what, padding, d, kernel, stride, dilation)
     input_size = _spatial(input, d)
     output_size = tuple(
         conv_output_size(i + b + a, k, s, 0, dl)

@@ -109,6 +109,8 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing "forward"')
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._forward_pre_hooks and not self._forward_hooks:  # the common case, cheaply
+            return self.forward(*args, **kwargs)
         for pre_hook in list(self._forward_pre_hooks.values()):
             result = pre_hook(self, args)
             if result is not None:
@@ -252,10 +254,15 @@ class Module:
 
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: the registered things live in the dicts.
-        for registry in ("_parameters", "_buffers", "_modules"):
-            entries = self.__dict__.get(registry)
-            if entries is not None and name in entries:
-                return entries[name]
+        # Unrolled, not a loop over the three names: every layer call reads its weight here.
+        attributes = self.__dict__
+        if "_parameters" in attributes:  # absent only before Module.__init__
+            if name in attributes["_parameters"]:
+                return attributes["_parameters"][name]
+            if name in attributes["_buffers"]:
+                return attributes["_buffers"][name]
+            if name in attributes["_modules"]:
+                return attributes["_modules"][name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
