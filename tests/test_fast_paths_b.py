@@ -17,13 +17,14 @@ from unittest import mock
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as TF
 from hypothesis import given
 from hypothesis import strategies as st
 from tests.helpers import assert_close, check_against_torch
 
 import cnnkit
 import cnnkit.nn.functional as F
-from cnnkit.ops import elementwise, norm
+from cnnkit.ops import elementwise, norm, pool
 
 
 @contextmanager
@@ -122,9 +123,9 @@ def test_batch_norm_blocks_and_threads_match_plain_path_and_torch(case: dict) ->
 
 @pytest.mark.parametrize("training", [True, False])
 def test_batch_norm_large_enough_to_split_matches_torch(training: bool) -> None:
-    """The default thresholds: a (8, 16, 64, 64) input is split over two threads."""
+    """The default thresholds: a (16, 16, 64, 64) input is split over two threads."""
     rng = np.random.default_rng(3)
-    shape = (8, 16, 64, 64)
+    shape = (16, 16, 64, 64)
     assert np.prod(shape) >= 2 * norm._MIN_PART_ELEMENTS
     inputs = [
         (rng.standard_normal(shape) * 3 + 1).astype(np.float32),
@@ -149,18 +150,16 @@ def test_batch_norm_large_enough_to_split_matches_torch(training: bool) -> None:
 
 
 def test_scratch_buffers_are_per_thread_and_dtype_and_reused() -> None:
-    first = elementwise.scratch_buffer((2, 5), np.dtype(np.float32))
-    again = elementwise.scratch_buffer((6,), np.dtype(np.float32))
+    first = norm._scratch_buffer((2, 5), np.dtype(np.float32))
+    again = norm._scratch_buffer((6,), np.dtype(np.float32))
     assert np.shares_memory(first, again) and again.shape == (6,)
-    assert not np.shares_memory(first, elementwise.scratch_buffer((10,), np.dtype(np.float64)))
+    assert not np.shares_memory(first, norm._scratch_buffer((10,), np.dtype(np.float64)))
     other: list[np.ndarray] = []
-    worker = threading.Thread(
-        target=lambda: other.append(elementwise.scratch_buffer((10,), first.dtype))
-    )
+    worker = threading.Thread(target=lambda: other.append(norm._scratch_buffer((10,), first.dtype)))
     worker.start()
     worker.join()
     assert not np.shares_memory(first, other[0])
-    grown = elementwise.scratch_buffer((3, 100), np.dtype(np.float32))
+    grown = norm._scratch_buffer((3, 100), np.dtype(np.float32))
     assert grown.shape == (3, 100)
 
 
@@ -211,3 +210,24 @@ def test_relu_zero_buffer_grows_and_stays_zero() -> None:
     assert not zeros.flags.writeable
     with pytest.raises(ValueError, match="read-only"):
         zeros[0] = 1.0
+
+
+# --- max pooling's NaN test ----------------------------------------------------------------
+@pytest.mark.parametrize("strided", [False, True])
+def test_max_pool_nan_check_on_views_matches_isnan_and_torch(strided: bool) -> None:
+    def view(a):  # type: ignore[no-untyped-def]  # NumPy array, cnnkit or torch tensor
+        return a[:, :, ::2].transpose(2, 3) if strided else a
+
+    x = np.random.default_rng(5).standard_normal((2, 3, 8, 6)).astype(np.float32)
+    as_view = np.swapaxes(x[:, :, ::2], 2, 3) if strided else x
+    assert not pool._has_nan(as_view)
+    x[1, 2, 4, 3] = np.nan
+    assert pool._has_nan(as_view) and as_view.flags.c_contiguous != strided
+    assert pool._has_nan(np.array(np.nan, np.float32)) and not pool._has_nan(np.zeros(()))
+    ours_in, theirs_in = cnnkit.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ours, theirs = F.max_pool2d(view(ours_in), 2), TF.max_pool2d(view(theirs_in), 2)
+    np.testing.assert_array_equal(ours.numpy(), theirs.detach().numpy())  # NaN where torch's
+    upstream = np.random.default_rng(6).standard_normal(ours.shape).astype(np.float32)
+    ours.backward(upstream)
+    theirs.backward(torch.from_numpy(upstream))
+    np.testing.assert_array_equal(ours_in.grad, theirs_in.grad.numpy())

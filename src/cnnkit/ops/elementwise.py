@@ -6,14 +6,12 @@ gradient per input, already reduced to that input's shape.
 
 from __future__ import annotations
 
-import math
-import threading
 from typing import Any
 
 import numpy as np
 
 from cnnkit.ops._util import as_tensor, dtype_kind, ieee_silent, promote_dtypes, unbroadcast
-from cnnkit.tensor import Tensor
+from cnnkit.tensor import Tensor, is_grad_enabled
 
 __all__ = [
     "abs",
@@ -152,22 +150,6 @@ def abs(a: Tensor) -> Tensor:
 
 
 _zero_buffers: dict[np.dtype, np.ndarray] = {}
-_thread_buffers = threading.local()
-
-
-def scratch_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A reused, uninitialised work array of ``shape`` for the calling thread.
-
-    One buffer per thread and dtype, grown as needed and shared by all ops: valid only until
-    the next call from the same thread. A fresh temporary would page-fault on first touch,
-    which costs more than the arithmetic done in it.
-    """
-    buffers = _thread_buffers.__dict__.setdefault("by_dtype", {})
-    size = math.prod(shape)
-    buffer = buffers.get(dtype)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[dtype] = np.empty(size, dtype)
-    return buffer[:size].reshape(shape)
 
 
 def _zeros_like(a: np.ndarray) -> np.ndarray:
@@ -188,14 +170,11 @@ def _zeros_like(a: np.ndarray) -> np.ndarray:
 def relu(a: Tensor) -> Tensor:
     x = a.data
     out = np.maximum(x, _zeros_like(x) if x.dtype.kind == "f" else 0)
-
-    def backward(grad: np.ndarray) -> tuple[np.ndarray]:
-        # PyTorch passes the gradient where the output is not <= 0, a NaN output included;
-        # the output is never negative, so that is where it is not zero. No mask is kept.
-        passes = np.not_equal(out, 0, out=scratch_buffer(out.shape, np.dtype(bool)))
-        return (grad * passes,)
-
-    return Tensor.from_op(out, (a,), backward)
+    # PyTorch passes the gradient where the output is not <= 0, a NaN output included; the
+    # output is never negative, so that is where it is not zero. The mask is made while the
+    # output is in the cache: the backward reads it at 1 byte per element, not the output's 4.
+    passes = np.not_equal(out, 0) if is_grad_enabled() and a.requires_grad else None
+    return Tensor.from_op(out, (a,), lambda grad: (grad * passes,))
 
 
 @ieee_silent  # exp(-x) overflows to inf for very negative x, giving exactly 0

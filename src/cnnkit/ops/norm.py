@@ -17,12 +17,13 @@ the arithmetic. Sums of products use ``einsum``, which needs no product array.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
 
 from cnnkit.ops._parallel import get_num_threads, parallel_map
-from cnnkit.ops.elementwise import scratch_buffer
 from cnnkit.tensor import Tensor
 
 __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
@@ -31,8 +32,9 @@ __all__ = ["batch_norm", "group_norm", "layer_norm", "local_response_norm"]
 # same size stay in the L2 cache between the passes over them.
 _BLOCK_BYTES = 1 << 20
 # Elements per thread below which a split costs more than it saves: a parallel_map call costs
-# ~40 µs, a pass over 2^18 float32 elements 30-100 µs.
-_MIN_PART_ELEMENTS = 1 << 18
+# ~40 µs on a quiet machine (much more on a loaded one: the second thread waits to be
+# scheduled), a pass over 2^19 float32 elements 100-200 µs.
+_MIN_PART_ELEMENTS = 1 << 19
 
 
 def _last_axis_statistics(x: np.ndarray, eps: float) -> tuple[np.ndarray, ...]:
@@ -87,6 +89,24 @@ def _grads_for(parents: tuple[Tensor, ...], grads: dict[int, np.ndarray | None])
     return tuple(grads.get(id(p)) for p in parents)
 
 
+_thread_buffers = threading.local()
+
+
+def _scratch_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A reused, uninitialised work array of ``shape`` for the calling thread.
+
+    One buffer per thread and dtype, grown as needed, valid until the next call from the same
+    thread. A fresh temporary would page-fault on first touch, which costs more than the
+    arithmetic done in it.
+    """
+    buffers = _thread_buffers.__dict__.setdefault("by_dtype", {})
+    size = math.prod(shape)
+    buffer = buffers.get(dtype)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[dtype] = np.empty(size, dtype)
+    return buffer[:size].reshape(shape)
+
+
 def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> None:
     """Call ``work(block, scratch)`` for blocks of ``data`` along its first axis.
 
@@ -97,14 +117,14 @@ def _blockwise(work: Callable[[slice, np.ndarray], None], data: np.ndarray) -> N
     count, sample_shape = len(data), data.shape[1:]
     step = max(1, _BLOCK_BYTES // max(1, data[:1].nbytes))
     if step >= count:  # one block (small batches, batch-1 inference): no machinery
-        work(slice(0, count), scratch_buffer(data.shape, data.dtype))
+        work(slice(0, count), _scratch_buffer(data.shape, data.dtype))
         return
     starts = range(0, count, step)
     threads = max(1, min(get_num_threads(), len(starts), data.size // _MIN_PART_ELEMENTS))
 
     def run_part(part: range) -> None:
         scratch_shape = (min(step, count), *sample_shape)
-        scratch = scratch_buffer(scratch_shape, data.dtype)
+        scratch = _scratch_buffer(scratch_shape, data.dtype)
         for start in part:
             stop = min(start + step, count)
             work(slice(start, stop), scratch[: stop - start])

