@@ -263,8 +263,8 @@ def test_channel_major_col2im_matches_channels_last(
     grad = rng.standard_normal((3, *out_size, groups * out_per_group)).astype(np.float32)
     weight = rng.standard_normal(weight_shape).astype(np.float32)
     with _conv_settings(threads, _MIN_PARALLEL_BYTES=0, _CHUNK_BYTES=256):
-        channel_major = conv_module._col2im_input_grad_cm(grad, weight, geometry, input_size)
-        channels_last = conv_module._col2im_input_grad_cl(grad, weight, geometry, input_size)
+        channel_major = conv_module._col2im_input_grad(grad, weight, geometry, input_size, True)
+        channels_last = conv_module._col2im_input_grad(grad, weight, geometry, input_size, False)
     assert channel_major.shape == channels_last.shape == (3, *input_size, weight_shape[-2] * groups)
     assert_close(channel_major, channels_last, 1e-5, "channel-major col2im")
 

@@ -413,62 +413,24 @@ def _conv_input_grad_cl(
         return _conv_cl(_pad(grad, before, after), flipped, unit, tuple(input_size))
     if depthwise:
         return _depthwise_input_grad_cl(grad, weight, geometry, input_size)
-    if in_per_group < grad.shape[-2]:
-        return _col2im_input_grad_cm(grad, weight, geometry, input_size)
-    return _col2im_input_grad_cl(grad, weight, geometry, input_size)
+    channel_major = in_per_group < grad.shape[-2]
+    return _col2im_input_grad(grad, weight, geometry, input_size, channel_major)
 
 
-def _col2im_input_grad_cl(
-    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
+def _col2im_input_grad(
+    grad: np.ndarray,
+    weight: np.ndarray,
+    geometry: _Geometry,
+    input_size: Sequence[int],
+    channel_major: bool,
 ) -> np.ndarray:
-    """GEMM to im2col columns, then scatter-add them back, one kernel offset at a time."""
-    groups, *kernel, in_per_group, out_per_group = weight.shape
-    batch, *out_size, _ = grad.shape
-    itemsize = grad.dtype.itemsize
-    padded = [
-        s + b + a
-        for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
-    ]
-    dxp = np.zeros((batch, *padded, groups * in_per_group), dtype=grad.dtype)
-    row_length = math.prod(kernel) * in_per_group
-    matrices = weight.reshape(groups, row_length, out_per_group)
-    offsets = list(np.ndindex(*kernel))
-
-    def run(part: Chunk) -> None:
-        chunks = _chunks(part, out_size, row_length * itemsize)
-        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
-        for chunk in chunks:
-            n0, n1, r0, r1 = chunk
-            rows = _chunk_rows(chunk, out_size)
-            grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
-            for g in range(groups):
-                columns = buffer[: rows * row_length].reshape(rows, row_length)
-                group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
-                np.matmul(group_grad, matrices[g].T, out=columns)
-                columns = columns.reshape(n1 - n0, r1 - r0, *out_size[1:], *kernel, in_per_group)
-                channels = slice(g * in_per_group, (g + 1) * in_per_group)
-                for offset in offsets:
-                    spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
-                    dxp[(slice(n0, n1), *spatial, channels)] += columns[
-                        (Ellipsis, *offset, slice(None))
-                    ]
-
-    # parts write overlapping input rows unless they hold different samples
-    work = batch * math.prod(out_size) * row_length * itemsize
-    parts = _split_outputs(batch, out_size[0], work, by_rows=False)
-    _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
-    return _crop(dxp, geometry, input_size)
-
-
-def _col2im_input_grad_cm(
-    grad: np.ndarray, weight: np.ndarray, geometry: _Geometry, input_size: Sequence[int]
-) -> np.ndarray:
-    """``_col2im_input_grad_cl`` accumulating channel-major, for few input channels.
+    """GEMM to im2col columns, then scatter-add them back, one kernel offset at a time.
 
     Channels-last, each scatter-add moves runs of in/groups values (6 for LeNet's second
-    convolution): NumPy's per-run overhead dominated. Here the GEMM writes the columns
-    transposed, (prod(K) * in/groups, rows), and the rows of each kernel offset are added
-    into a (C, N, *S) gradient in runs of a whole output row. Returned as an (N, *S, C) view.
+    convolution), and NumPy's per-run overhead dominates when that is small. ``channel_major``
+    has the GEMM write the columns transposed, (prod(K) * in/groups, rows), and adds the rows
+    of each kernel offset into a (C, N, *S) gradient in runs of a whole output row; the result
+    is then an (N, *S, C) view of it.
     """
     groups, *kernel, in_per_group, out_per_group = weight.shape
     batch, *out_size, _ = grad.shape
@@ -477,7 +439,9 @@ def _col2im_input_grad_cm(
         s + b + a
         for s, b, a in zip(input_size, geometry.pad_before, geometry.pad_after, strict=True)
     ]
-    dxp = np.zeros((groups * in_per_group, batch, *padded), dtype=grad.dtype)
+    channels_total = groups * in_per_group
+    layout = (channels_total, batch, *padded) if channel_major else (batch, *padded, channels_total)
+    dxp = np.zeros(layout, dtype=grad.dtype)
     row_length = math.prod(kernel) * in_per_group
     matrices = weight.reshape(groups, row_length, out_per_group)
     offsets = list(np.ndindex(*kernel))
@@ -489,20 +453,33 @@ def _col2im_input_grad_cm(
             n0, n1, r0, r1 = chunk
             rows = _chunk_rows(chunk, out_size)
             grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
+            block = (n1 - n0, r1 - r0, *out_size[1:])
             for g in range(groups):
-                columns = buffer[: rows * row_length].reshape(row_length, rows)
                 group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
-                np.matmul(matrices[g], group_grad.T, out=columns)
-                columns = columns.reshape(*kernel, in_per_group, n1 - n0, r1 - r0, *out_size[1:])
                 channels = slice(g * in_per_group, (g + 1) * in_per_group)
+                if channel_major:
+                    columns = buffer[: rows * row_length].reshape(row_length, rows)
+                    np.matmul(matrices[g], group_grad.T, out=columns)
+                    columns = columns.reshape(*kernel, in_per_group, *block)
+                else:
+                    columns = buffer[: rows * row_length].reshape(rows, row_length)
+                    np.matmul(group_grad, matrices[g].T, out=columns)
+                    columns = columns.reshape(*block, *kernel, in_per_group)
                 for offset in offsets:
                     spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
-                    dxp[(channels, slice(n0, n1), *spatial)] += columns[offset]
+                    if channel_major:
+                        dxp[(channels, slice(n0, n1), *spatial)] += columns[offset]
+                    else:
+                        dxp[(slice(n0, n1), *spatial, channels)] += columns[
+                            (Ellipsis, *offset, slice(None))
+                        ]
 
     # parts write overlapping input rows unless they hold different samples
     work = batch * math.prod(out_size) * row_length * itemsize
     parts = _split_outputs(batch, out_size[0], work, by_rows=False)
     _run_parts(run, parts, 2 * work // itemsize * groups * out_per_group)
+    if not channel_major:
+        return _crop(dxp, geometry, input_size)
     cropped = dxp[(slice(None), slice(None), *_unpadded(geometry, input_size))]
     return np.moveaxis(cropped, 0, -1)
 
