@@ -34,5 +34,6 @@ def get_model(name: str, num_classes: int = 10, in_channels: int = 1) -> nn.Modu
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[key](num_classes=num_classes, in_channels=in_channels)
 
+
 from cnnkit.models.detector import CenterNet  # noqa: E402
 from cnnkit.models.unet import UNet  # noqa: E402

@@ -128,9 +128,7 @@ def mish(a: Tensor) -> Tensor:
 def logsigmoid(a: Tensor) -> Tensor:
     """``log(sigmoid(x)) = -softplus(-x)``, finite for any input."""
     x = a.data
-    return Tensor.from_op(
-        log_sigmoid_values(x), (a,), lambda grad: (grad * sigmoid_values(-x),)
-    )
+    return Tensor.from_op(log_sigmoid_values(x), (a,), lambda grad: (grad * sigmoid_values(-x),))
 
 
 def softsign(a: Tensor) -> Tensor:

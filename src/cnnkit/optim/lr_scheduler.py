@@ -94,7 +94,6 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
 
-
 def _per_group(value: Any, name: str, optimizer: Optimizer) -> list[Any]:
     """One value per parameter group: a list of that length, or a scalar repeated."""
     if isinstance(value, list | tuple):

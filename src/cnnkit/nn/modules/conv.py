@@ -34,7 +34,6 @@ PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("same", "valid")
 
 
-
 class _ConvNd(Module):
     """Weight, bias, validation, init and repr shared by the six convolution layers."""
 

@@ -19,7 +19,6 @@ UPSAMPLE_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area
 ALIGNABLE_MODES = ("linear", "bilinear", "bicubic", "trilinear")
 
 
-
 class Upsample(Module):
     """Resize the spatial dimensions to ``size`` or by ``scale_factor`` (``F.interpolate``).
 
