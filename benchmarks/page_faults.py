@@ -5,8 +5,8 @@
 
 cnnkit keeps freed memory in the process (``cnnkit._memory``); ``CNNKIT_KEEP_FREED_MEMORY=0``
 gives it back to the kernel as glibc does by default. Each round runs both settings in fresh
-processes, alternating; the table gives each setting's best step time, the minor page faults of
-its last step and its peak RSS.
+processes, alternating, on ``benchmarks.train``'s ResNet-20 step; the table gives each
+setting's best step time, the minor page faults of its last step and its peak RSS.
 """
 
 from __future__ import annotations
@@ -14,56 +14,59 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 
 from benchmarks._runner import ROOT
+from benchmarks.memory import CASE
 
-STEP_SCRIPT = """
-import json, resource, sys, time
-import numpy as np
-import cnnkit
-import cnnkit.nn.functional as F
-from cnnkit import models, optim
-cnnkit.set_num_threads(int(sys.argv[1]))
-cnnkit.manual_seed(0)
-model = models.get_model("resnet20", 10, 3)
-optimizer = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-images = cnnkit.Tensor(np.random.default_rng(0).random((128, 3, 32, 32), dtype=np.float32))
-labels = np.random.default_rng(1).integers(0, 10, 128)
-best, faults = float("inf"), 0
-for step in range(int(sys.argv[2])):
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    start = time.perf_counter()
-    loss = F.cross_entropy(model(images), labels)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    elapsed = time.perf_counter() - start
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-    if step >= 2:  # the first steps fault their memory in either way
-        best = min(best, elapsed)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"ms": best * 1000, "faults": faults, "peak_mib": peak}))
-"""
+WARM_UP_STEPS = 2  # the first steps fault their memory in whichever the setting
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.page_faults")
+def measure(threads: int, steps: int) -> dict[str, float]:
+    """In this process: best step ms after the warm-up, faults of the last step, peak MiB."""
+    from benchmarks import train
+
+    step = train.build(CASE, "cnnkit", threads)
+    best, faults = float("inf"), 0
+    for index in range(steps):
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
+        step()
+        elapsed = time.perf_counter() - start
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+        if index >= WARM_UP_STEPS:
+            best = min(best, elapsed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"ms": best * 1000, "faults": faults, "peak_mib": peak}
+
+
+def run_setting(keep: str, threads: int, steps: int) -> dict[str, float]:
+    """``measure`` in a fresh process with ``CNNKIT_KEEP_FREED_MEMORY=keep``."""
+    env = {**os.environ, "CNNKIT_KEEP_FREED_MEMORY": keep}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "benchmarks.page_faults", "--child", str(threads), str(steps)]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and sys.argv[1:2] == ["--child"]:
+        print(json.dumps(measure(int(sys.argv[2]), int(sys.argv[3]))))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.page_faults", description=__doc__)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=5, help="steps per process, 2 warm-up")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
-    results: dict[str, list[dict]] = {"kept": [], "returned": []}
+    results: dict[str, list[dict[str, float]]] = {"kept": [], "returned": []}
     for _ in range(args.rounds):
-        for setting, flag in (("returned", "0"), ("kept", "1")):
-            env = {**os.environ, "CNNKIT_KEEP_FREED_MEMORY": flag}
-            command = [sys.executable, "-c", STEP_SCRIPT, str(args.threads), str(args.steps)]
-            done = subprocess.run(
-                command, env=env, cwd=ROOT, capture_output=True, text=True, check=True
-            )
-            results[setting].append(json.loads(done.stdout))
-    print(f"ResNet-20 b128 SGD step, {args.threads} threads, best of {args.rounds} processes")
+        for setting, keep in (("returned", "0"), ("kept", "1")):
+            results[setting].append(run_setting(keep, args.threads, args.steps))
+    print(f"{CASE}, {args.threads} threads, best of {args.rounds} processes")
     print(f"{'freed memory':<14}{'step ms':>10}{'faults':>10}{'peak MiB':>10}")
     for setting, rows in results.items():
         best = min(rows, key=lambda row: row["ms"])
