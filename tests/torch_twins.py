@@ -231,7 +231,7 @@ class UNet(nn.Module):
             features.append(x)
         logits = self.head(x)
         if self.score_heads is not None:
-            for score_head, feature in zip(self.score_heads, features, strict=False):
+            for score_head, feature in zip(self.score_heads, features[:-1], strict=True):
                 logits = logits + nn.functional.interpolate(
                     score_head(feature), size=logits.shape[2:], mode="bilinear"
                 )

@@ -148,7 +148,7 @@ class UNet(nn.Module):
         features = self.decode(x)
         logits = self.head(features[-1])
         if self.score_heads is not None:
-            for score_head, feature in zip(self.score_heads, features, strict=False):
+            for score_head, feature in zip(self.score_heads, features[:-1], strict=True):
                 logits = logits + F.interpolate(
                     score_head(feature), size=logits.shape[2:], mode="bilinear"
                 )
