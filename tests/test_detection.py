@@ -9,7 +9,12 @@ from pycocotools.cocoeval import COCOeval
 from cnnkit.detection.boxes import batched_nms, box_area, box_iou, mask_boxes, mask_iou, nms
 from cnnkit.detection.centernet import centernet_targets, decode_detections, gaussian_radius
 from cnnkit.detection.instances import group_instances, semantic_from_instances
-from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
+from cnnkit.detection.metrics import (
+    average_precision,
+    confusion_matrix,
+    foreground_and_class,
+    mean_iou,
+)
 
 
 def random_boxes(rng, count, size=50.0):
@@ -102,6 +107,25 @@ def test_confusion_and_mean_iou():
     assert np.isnan(per_class[3]) and miou == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
     with pytest.raises(ValueError, match="shape"):
         confusion_matrix(prediction[:1], target, 4)
+
+
+def test_foreground_and_class_split_the_errors():
+    # 4 object classes, 12 matched pixels each: 9 right, one to each other class; 2 missed
+    # (called background) and 1 false alarm per class; 100 background pixels right.
+    confusion = np.zeros((5, 5), dtype=np.int64)
+    confusion[1:, 1:] = 1
+    np.fill_diagonal(confusion[1:, 1:], 9)
+    confusion[1:, 0], confusion[0, 1:], confusion[0, 0] = 2, 1, 100
+    foreground_iou, class_accuracy = foreground_and_class(confusion)
+    assert foreground_iou == pytest.approx(48 / (48 + 8 + 4))
+    assert class_accuracy == pytest.approx(36 / 48)
+    # with the errors spread evenly the docstring's per-class IoU is exact
+    error = 1 - class_accuracy
+    _, per_class = mean_iou(confusion)
+    np.testing.assert_allclose(per_class[1:], (1 - error) / (error + 1 / foreground_iou))
+    only_background = np.zeros((3, 3), dtype=np.int64)
+    only_background[0, 0] = 5
+    assert all(np.isnan(v) for v in foreground_and_class(only_background))
 
 
 # --- COCO average precision against pycocotools ------------------------------------------------

@@ -23,8 +23,9 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
 IMAGE -o OUT`` call these (``cnnkit.training.cli``).
 
 Metrics: ``miou`` (segmentation, background included; for ``instance`` from the semantic map
-painted with the instance masks), ``map_50`` / ``map`` (boxes, COCO),
-``mask_map_50`` / ``mask_map`` (instance masks).
+painted with the instance masks) with ``pixel_accuracy``, ``foreground_iou`` and
+``class_accuracy`` (``cnnkit.detection.metrics.foreground_and_class``: outline vs class
+errors), ``map_50`` / ``map`` (boxes, COCO), ``mask_map_50`` / ``mask_map`` (instance masks).
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ from cnnkit import nn, optim
 from cnnkit.data.scenes import OBJECTS, SCENE_CLASSES, Scenes, scene_classes
 from cnnkit.detection.centernet import centernet_loss, centernet_targets, decode_detections
 from cnnkit.detection.instances import group_instances, semantic_from_instances
-from cnnkit.detection.metrics import average_precision, confusion_matrix, mean_iou
+from cnnkit.detection.metrics import (
+    average_precision,
+    confusion_matrix,
+    foreground_and_class,
+    mean_iou,
+)
 from cnnkit.models.detector import CenterNet
 from cnnkit.models.unet import UNet
 from cnnkit.tensor import Tensor
@@ -194,6 +200,7 @@ def evaluate_task(config: TaskConfig, model: nn.Module, scenes: Scenes) -> dict[
         )
         metrics["miou"], _ = mean_iou(confusion)
         metrics["pixel_accuracy"] = float(np.trace(confusion) / confusion.sum())
+        metrics["foreground_iou"], metrics["class_accuracy"] = foreground_and_class(confusion)
     if "boxes" in predictions[0]:
         targets = [scenes.target(i) for i in range(len(scenes))]
         boxes = average_precision(predictions, targets, len(SCENE_CLASSES), "bbox")
