@@ -9,7 +9,8 @@ A benchmark module (``benchmarks.ops``, ``benchmarks.train``) defines
 
 and calls ``main(module_name, description)`` from its ``__main__`` block. The parent process
 alternates the sides over several rounds (cnnkit, torch, cnnkit, torch, ...), each round a new
-process per side that times every case (best of ``--repeats`` calls after a warm-up call), so
+process per side that times every case (best of ``--repeats`` calls, and of at least
+``MIN_TIMED_SECONDS`` of calls, after a warm-up call), so
 neither side profits from the other's caches or allocator state and slow phases of a shared
 machine hit both. Best against best: the table shows each side's fastest time over all rounds,
 the ratio cnnkit / torch per case, and the geometric mean of the ratios.
@@ -35,14 +36,23 @@ ROOT = Path(__file__).resolve().parent.parent
 SIDES = ("cnnkit", "torch")
 
 
+# Fast calls (batch-1 inference, ~0.4 ms) are timed for at least this long, however few
+# repeats were asked for: the best of two sub-millisecond calls is mostly the noise of the
+# first calls after a warm-up (cold caches, the second thread not yet scheduled).
+MIN_TIMED_SECONDS = 0.25
+
+
 def time_call(function: Callable[[], object], repeats: int) -> float:
-    """Best wall time of ``repeats`` calls, after one untimed warm-up call."""
+    """Best wall time of at least ``repeats`` calls, and of calls for at least
+    ``MIN_TIMED_SECONDS``, after one untimed warm-up call."""
     function()
     best = math.inf
-    for _ in range(repeats):
+    calls, started = 0, time.perf_counter()
+    while calls < repeats or time.perf_counter() - started < MIN_TIMED_SECONDS:
         start = time.perf_counter()
         function()
         best = min(best, time.perf_counter() - start)
+        calls += 1
     return best
 
 
