@@ -297,6 +297,54 @@ def test_small_gemms_hold_blas_at_one_thread_and_restore_it():
         cnnkit.set_num_threads(previous)
 
 
+def test_memory_bound_products_hold_blas_at_one_thread(rng):
+    # OpenBLAS workers spin ~0.1 s after a threaded call, taking a core from cnnkit's own
+    # threads: a conv2d with bias ran forward+backward at one core's speed (N32 C256 8^2:
+    # 100-120 ms instead of 53-68 ms at 2 threads).
+    previous = cnnkit.get_num_threads()
+    seen = []
+
+    @contextlib.contextmanager
+    def recording():
+        with parallel_module.single_threaded_blas():
+            seen.append(_blas_threads())
+            yield
+
+    try:
+        cnnkit.set_num_threads(1)
+        with parallel_module.single_threaded_blas():
+            assert all(n == 1 for n in _blas_threads())
+        cnnkit.set_num_threads(2)
+        with parallel_module.single_threaded_blas():
+            assert all(n == 1 for n in _blas_threads())
+        assert all(n == 2 for n in _blas_threads())
+        x = rng.standard_normal((4, 8, 6, 6)).astype(np.float32)
+        w = rng.standard_normal((5, 8, 3, 3)).astype(np.float32)
+        b = rng.standard_normal(5).astype(np.float32)
+        with (
+            mock.patch.object(conv_module, "single_threaded_blas", recording),
+            mock.patch.object(pool, "single_threaded_blas", recording),
+        ):
+            for function, reference in [
+                (F.conv2d, TF.conv2d),  # the bias gradient
+                (
+                    lambda t: F.interpolate(t, scale_factor=2, mode="bilinear"),
+                    lambda t: TF.interpolate(t, scale_factor=2, mode="bilinear"),
+                ),
+                (
+                    lambda t: F.adaptive_avg_pool2d(t, 4),
+                    lambda t: TF.adaptive_avg_pool2d(t, 4),
+                ),
+            ]:
+                calls = len(seen)
+                arguments = [x, w, b] if function is F.conv2d else [x]
+                check_against_torch(function, reference, arguments)
+                assert len(seen) > calls
+        assert all(n == 1 for threads in seen for n in threads)
+    finally:
+        cnnkit.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("shape", [(64, 120, 84), (3, 512, 1024)])
 def test_linear_and_matmul_small_and_large_gemms_match_torch(shape, rng):
     rows, inner, columns = shape

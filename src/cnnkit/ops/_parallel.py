@@ -7,7 +7,11 @@ oversubscription of ``workers x BLAS threads``.
 
 Small GEMMs (``small_gemm_blas``) also run with BLAS at one thread: OpenBLAS splits even a
 (64, 120) @ (120, 84) product over all its threads, and on a busy machine waiting for the
-second thread to be scheduled costs 10-1000x the product itself (docs/performance.md).
+second thread to be scheduled costs 10-1000x the product itself (docs/performance.md). So do
+memory-bound products (``single_threaded_blas``: bias gradients, interpolation matrices): after
+a call on several threads, OpenBLAS's workers spin for about 0.1 s (its THREAD_TIMEOUT of 2^28
+cycles) before sleeping, and a spinning worker takes a core from cnnkit's own threads in the
+operations that follow.
 """
 
 from __future__ import annotations
@@ -101,12 +105,19 @@ _SINGLE_THREADED_BLAS = _SingleThreadedBlas()
 _UNCHANGED_BLAS = contextlib.nullcontext()
 
 
+def single_threaded_blas() -> contextlib.AbstractContextManager[None]:
+    """A context holding BLAS at one thread (when cnnkit uses more than one).
+
+    For products bound by memory, not arithmetic, a second BLAS thread gains little, and its
+    spinning afterwards (see the module docstring) costs the next operations far more.
+    """
+    return _SINGLE_THREADED_BLAS if _num_threads > 1 else _UNCHANGED_BLAS
+
+
 def small_gemm_blas(flops: float) -> contextlib.AbstractContextManager[None]:
     """A context to run a GEMM of ``flops`` in: BLAS at one thread if it is small.
 
     Below ``SMALL_GEMM_FLOPS`` (or with one thread anyway) a second BLAS thread would gain a
     few microseconds at best and wait milliseconds for a busy core at worst.
     """
-    if flops < SMALL_GEMM_FLOPS and _num_threads > 1:
-        return _SINGLE_THREADED_BLAS
-    return _UNCHANGED_BLAS
+    return single_threaded_blas() if flops < SMALL_GEMM_FLOPS else _UNCHANGED_BLAS

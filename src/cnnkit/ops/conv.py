@@ -37,7 +37,12 @@ from typing import NamedTuple, TypeVar
 import numpy as np
 
 from cnnkit.arithmetic.shapes import conv_output_size, conv_transpose_output_size
-from cnnkit.ops._parallel import get_num_threads, parallel_map, small_gemm_blas
+from cnnkit.ops._parallel import (
+    get_num_threads,
+    parallel_map,
+    single_threaded_blas,
+    small_gemm_blas,
+)
 from cnnkit.tensor import Tensor
 
 __all__ = ["conv", "conv_transpose", "fold", "unfold"]
@@ -491,7 +496,8 @@ def _channel_sums(x: np.ndarray) -> np.ndarray:
     runs a few elements at a time and is ten times slower.
     """
     rows = x.reshape(-1, x.shape[-1])
-    return np.ones(rows.shape[0], dtype=x.dtype) @ rows
+    with single_threaded_blas():
+        return np.ones(rows.shape[0], dtype=x.dtype) @ rows
 
 
 def _crop(xp: np.ndarray, geometry: _Geometry, input_size: Sequence[int]) -> np.ndarray:

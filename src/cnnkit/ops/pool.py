@@ -30,7 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cnnkit.arithmetic.shapes import pool_output_size
-from cnnkit.ops._parallel import get_num_threads, parallel_map
+from cnnkit.ops._parallel import get_num_threads, parallel_map, single_threaded_blas
 from cnnkit.tensor import Tensor, is_grad_enabled
 
 __all__ = ["adaptive_avg_pool", "adaptive_max_pool", "avg_pool", "max_pool", "max_unpool"]
@@ -461,12 +461,17 @@ def _averaging_matrix(input_size: int, output_size: int, dtype: np.dtype) -> np.
 
 
 def matmul_along_axis(data: np.ndarray, matrix: np.ndarray, axis: int) -> np.ndarray:
-    """Apply ``matrix`` (o, i) to the negative axis ``axis`` (size i) of ``data``: a GEMM."""
-    if axis == -1:
-        return data @ matrix.T
-    trailing = int(np.prod(data.shape[data.ndim + axis + 1 :]))
-    moved = data.reshape(data.shape[: data.ndim + axis + 1] + (trailing,))
-    result = matrix @ moved
+    """Apply ``matrix`` (o, i) to the negative axis ``axis`` (size i) of ``data``: a GEMM.
+
+    ``matrix`` is small (a few nonzeros per row), so the product is bound by memory and runs
+    with BLAS at one thread (``single_threaded_blas``).
+    """
+    with single_threaded_blas():
+        if axis == -1:
+            return data @ matrix.T
+        trailing = int(np.prod(data.shape[data.ndim + axis + 1 :]))
+        moved = data.reshape(data.shape[: data.ndim + axis + 1] + (trailing,))
+        result = matrix @ moved
     return result.reshape(
         data.shape[: data.ndim + axis] + (matrix.shape[0],) + data.shape[data.ndim + axis + 1 :]
     )
