@@ -121,7 +121,13 @@ def _pad(x: np.ndarray, before: Sequence[int], after: Sequence[int]) -> np.ndarr
     if not any(before) and not any(after) and x.flags.c_contiguous:
         return x
     padded, source, target = _pad_slices(x.shape[1:-1], tuple(before), tuple(after))
-    out = np.zeros((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
+    out = np.empty((x.shape[0], *padded, x.shape[-1]), dtype=x.dtype)
+    # only the border is zeroed: np.zeros would write the whole array once more (freed memory
+    # is kept for reuse, so it is not fresh zero pages from the kernel)
+    for dim, (size, inside) in enumerate(zip(padded, target, strict=True), start=1):
+        for border in (slice(0, inside.start), slice(inside.stop, size)):
+            if border.start < border.stop:
+                out[(slice(None),) * dim + (border,)] = 0
     channels = x.shape[-1]
     if x.strides[-1] < _PAGE_BYTES or channels <= _TRANSPOSE_BLOCK:
         if x.shape[0] == 1:  # one part: no closure, no thread pool (matters at batch 1)
