@@ -242,6 +242,10 @@ COL2IM_CASES = [
     ((2, 3, 2, 2, 3), (11, 9), {"stride": (2, 3), "dilation": (2, 1), "pad": (2, 0)}),
     ((1, 4, 2, 5), (17,), {"stride": (3,), "pad": (1,)}),
     ((1, 2, 2, 3, 2, 4), (6, 7, 8), {"stride": (1, 2, 2)}),
+    # 2-d stride 1: the wide-row route (dilation, groups, even kernels, uneven padding)
+    ((1, 3, 3, 4, 8), (9, 11), {"dilation": (2, 1), "pad": (2, 1)}),
+    ((2, 3, 3, 2, 5), (10, 7), {"pad": (1, 1)}),
+    ((1, 2, 4, 3, 6), (8, 9), {"pairs": ((0, 1), (2, 1))}),
 ]
 
 
@@ -256,17 +260,34 @@ def test_channel_major_col2im_matches_channels_last(
         weight_shape[1 : d + 1],
         arguments.get("stride", (1,) * d),
         arguments.get("dilation", (1,) * d),
-        tuple((p, p) for p in pad),
+        arguments.get("pairs", tuple((p, p) for p in pad)),
     )
     out_size = geometry.output_size(input_size)
     groups, out_per_group = weight_shape[0], weight_shape[-1]
     grad = rng.standard_normal((3, *out_size, groups * out_per_group)).astype(np.float32)
     weight = rng.standard_normal(weight_shape).astype(np.float32)
-    with _conv_settings(threads, _MIN_PARALLEL_BYTES=0, _CHUNK_BYTES=256):
+    pad = mock.patch.object(conv_module, "_pad", wraps=conv_module._pad)
+    with _conv_settings(threads, _MIN_PARALLEL_BYTES=0, _CHUNK_BYTES=256), pad as padding:
         channel_major = conv_module._col2im_input_grad(grad, weight, geometry, input_size, True)
         channels_last = conv_module._col2im_input_grad(grad, weight, geometry, input_size, False)
     assert channel_major.shape == channels_last.shape == (3, *input_size, weight_shape[-2] * groups)
     assert_close(channel_major, channels_last, 1e-5, "channel-major col2im")
+    # the wide-row route (which pads the gradient's rows) is taken exactly for 2-d stride 1
+    assert padding.called == (d == 2 and geometry.stride == (1, 1))
+
+
+def test_wide_row_col2im_leaves_non_finite_weights_to_the_plain_route(rng):
+    # past each row's end the wide route multiplies zeros by the weights: 0 * inf is NaN
+    geometry = conv_module._conv_geometry((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)))
+    grad = rng.standard_normal((2, 6, 6, 8)).astype(np.float32)
+    weight = rng.standard_normal((1, 3, 3, 4, 8)).astype(np.float32)
+    weight[0, 1, 1, 2, 3] = np.inf
+    channel_major = conv_module._col2im_input_grad(grad, weight, geometry, (6, 6), True)
+    channels_last = conv_module._col2im_input_grad(grad, weight, geometry, (6, 6), False)
+    np.testing.assert_array_equal(np.isnan(channel_major), np.isnan(channels_last))
+    assert np.isinf(channel_major).any() and not np.isnan(channel_major[..., :2]).any()
+    finite = np.isfinite(channels_last)
+    assert_close(channel_major[finite], channels_last[finite], 1e-5, "finite entries")
 
 
 def _blas_threads() -> list[int]:

@@ -441,7 +441,11 @@ def _col2im_input_grad(
     convolution), and NumPy's per-run overhead dominates when that is small. ``channel_major``
     has the GEMM write the columns transposed, (prod(K) * in/groups, rows), and adds the rows
     of each kernel offset into a (C, N, *S) gradient in runs of a whole output row; the result
-    is then an (N, *S, C) view of it.
+    is then an (N, *S, C) view of it. For 2-d stride-1 kernels the output rows are widened to
+    the padded input's width with a zero gradient, so that an offset's rows follow each other
+    in the gradient's memory: one run of ``(rows - 1) * width + out_width`` values per channel
+    and sample instead of one per output row (the zeros added past each row's end are
+    harmless; with non-finite weights they would be 0 * inf, so those take the plain route).
     """
     groups, *kernel, in_per_group, out_per_group = weight.shape
     batch, *out_size, _ = grad.shape
@@ -456,15 +460,26 @@ def _col2im_input_grad(
     row_length = math.prod(kernel) * in_per_group
     matrices = weight.reshape(groups, row_length, out_per_group)
     offsets = list(np.ndindex(*kernel))
+    wide = (
+        channel_major
+        and len(kernel) == 2
+        and geometry.stride == (1, 1)
+        and bool(np.isfinite(weight).all())
+    )
+    grid = out_size
+    if wide:
+        grid = [out_size[0], padded[1]]
+        grad = _pad(grad, (0, 0), (0, padded[1] - out_size[1]))
+        planes = dxp.reshape(channels_total, batch, math.prod(padded))
 
     def run(part: Chunk) -> None:
-        chunks = _chunks(part, out_size, row_length * itemsize)
-        buffer = _piece_buffer(chunks, out_size, row_length, grad.dtype)
+        chunks = _chunks(part, grid, row_length * itemsize)
+        buffer = _piece_buffer(chunks, grid, row_length, grad.dtype)
         for chunk in chunks:
             n0, n1, r0, r1 = chunk
-            rows = _chunk_rows(chunk, out_size)
+            rows = _chunk_rows(chunk, grid)
             grad_rows = grad[n0:n1, r0:r1].reshape(rows, -1)
-            block = (n1 - n0, r1 - r0, *out_size[1:])
+            block = (n1 - n0, r1 - r0, *grid[1:])
             for g in range(groups):
                 group_grad = grad_rows[:, g * out_per_group : (g + 1) * out_per_group]
                 channels = slice(g * in_per_group, (g + 1) * in_per_group)
@@ -476,6 +491,15 @@ def _col2im_input_grad(
                     columns = buffer[: rows * row_length].reshape(rows, row_length)
                     np.matmul(group_grad, matrices[g].T, out=columns)
                     columns = columns.reshape(*block, *kernel, in_per_group)
+                if wide:
+                    runs = columns.reshape(*kernel, in_per_group, n1 - n0, -1)
+                    length = (r1 - r0 - 1) * grid[1] + out_size[1]
+                    for k0, k1 in offsets:
+                        start = (r0 + k0 * geometry.dilation[0]) * grid[1]
+                        start += k1 * geometry.dilation[1]
+                        target = planes[channels, n0:n1, start : start + length]
+                        target += runs[k0, k1, ..., :length]
+                    continue
                 for offset in offsets:
                     spatial = _tap_slices(offset, geometry, out_size, (r0, r1))
                     if channel_major:
