@@ -675,10 +675,9 @@ def conv(
     x = input.data[None] if unbatched else input.data
     padding = tuple(tuple(pair) for pair in padding)
     geometry = _conv_geometry(weight.shape[2:], tuple(stride), tuple(dilation), padding)
-    if _is_pointwise(x, geometry, groups):
-        return _pointwise_conv(input, weight, bias, unbatched)
-    if groups == 1 and x.shape[1] <= _NARROW_CHANNELS:
-        return _narrow_conv(input, weight, bias, geometry, unbatched)
+    pointwise = _is_pointwise(x, geometry, groups)
+    if pointwise or (groups == 1 and x.shape[1] <= _NARROW_CHANNELS):
+        return _sample_major_conv(input, weight, bias, geometry, unbatched, pointwise)
     input_size = x.shape[2:]
     out_size = geometry.output_size(input_size)
     gemm_weight = _to_gemm_weight(weight.data, groups)
@@ -720,126 +719,91 @@ def _is_pointwise(x: np.ndarray, geometry: _Geometry, groups: int) -> bool:
     )
 
 
-def _pointwise_conv(input: Tensor, weight: Tensor, bias: Tensor | None, unbatched: bool) -> Tensor:
-    """1x1 convolution of NCHW data as per-sample products (C_out, C_in) @ (C_in, H*W).
-
-    No layout change at all: the input is read and the output written in NCHW order.
-    """
-    x = input.data[None] if unbatched else input.data
-    batch, in_channels, *size = x.shape
-    matrix = weight.data.reshape(weight.shape[0], in_channels)
-    columns = x.reshape(batch, in_channels, math.prod(size))
-    out = np.empty((batch, matrix.shape[0], columns.shape[-1]), dtype=x.dtype)
-
-    def forward(samples: range) -> None:
-        part = slice(samples.start, samples.stop)
-        np.matmul(matrix, columns[part], out=out[part])
-        if bias is not None:
-            out[part] += bias.data[:, None]
-
-    flops = 2 * out.size * in_channels
-    _run_parts(forward, _split_batch(batch, out.nbytes), flops)
-    result = out.reshape(batch, matrix.shape[0], *size)
-
-    def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        grad = grad_output[None] if unbatched else grad_output
-        grad = np.ascontiguousarray(grad).reshape(out.shape)
-        grad_input = np.empty_like(columns) if input.requires_grad else None
-
-        def run(samples: range) -> np.ndarray | None:
-            part = slice(samples.start, samples.stop)
-            if grad_input is not None:
-                np.matmul(matrix.T, grad[part], out=grad_input[part])
-            if not weight.requires_grad:
-                return None
-            total = np.zeros_like(matrix)
-            product = np.empty_like(matrix)
-            for n in samples:
-                total += np.matmul(grad[n], columns[n].T, out=product)
-            return total
-
-        partials = _run_parts(run, _split_batch(batch, grad.nbytes * 2), 2 * flops)
-        grad_weight = None
-        if weight.requires_grad:
-            grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
-        if grad_input is not None:
-            grad_input = grad_input.reshape(x.shape)
-            grad_input = grad_input[0] if unbatched else grad_input
-        grads = [grad_input, grad_weight]
-        if bias is not None:
-            grads.append(grad.sum(axis=(0, 2)) if bias.requires_grad else None)
-        return tuple(grads)
-
-    parents = (input, weight) if bias is None else (input, weight, bias)
-    return Tensor.from_op(result[0] if unbatched else result, parents, backward)
-
-
-def _narrow_conv(
-    input: Tensor, weight: Tensor, bias: Tensor | None, geometry: _Geometry, unbatched: bool
+def _sample_major_conv(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    geometry: _Geometry,
+    unbatched: bool,
+    pointwise: bool,
 ) -> Tensor:
-    """Convolution of an input with very few channels (an image: 1 or 3), sample-major.
+    """Convolution as per-sample GEMMs (C_out, C*prod(K)) @ (C*prod(K), prod(O)), in NCHW order.
 
-    Channels-last im2col would copy runs of only k*C values; here the im2col matrix of a
-    sample is (C*prod(K), prod(O)), one row per (channel, kernel offset) pair, copied in runs
-    of a whole output row, and the per-sample GEMMs (C_out, C*prod(K)) @ (C*prod(K), prod(O))
-    write the (N, C_out, *O) output in NCHW order, as the layers after a first convolution
-    (pooling, batch norm) expect it. The im2col matrices (prod(K) times the input) are kept
-    for the weight gradient.
+    Two kinds of layer take this route, reading the input and writing the (N, C_out, *O) output
+    in NCHW order, as the layers around them (pooling, batch norm) expect it:
+
+    - ``pointwise`` (``_is_pointwise``): a 1x1 convolution, whose input (C_in, H*W) per sample
+      already is the im2col matrix: no copy at all.
+    - an input with very few channels (an image: 1 or 3): channels-last im2col would copy runs
+      of only k*C values; here a sample's matrix has one row per (channel, kernel offset) pair,
+      copied in runs of a whole output row, and is kept for the weight gradient.
     """
     x = input.data[None] if unbatched else input.data
     batch, channels, *input_size = x.shape
     out_size = geometry.output_size(input_size)
     positions = math.prod(out_size)
-    padded = np.zeros(
-        (batch, channels, *(s + b + a for s, b, a in zip(
-            input_size, geometry.pad_before, geometry.pad_after, strict=True
-        ))),
-        dtype=x.dtype,
-    )  # fmt: skip
-    padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
-    strides = padded.strides
-    taps = np.ndarray(
-        (batch, channels, *geometry.kernel, *out_size),
-        padded.dtype,
-        buffer=padded,
-        strides=(
-            strides[0],
-            strides[1],
-            *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
-            *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
-        ),
-    )
     row_length = channels * math.prod(geometry.kernel)
-    columns = np.empty(taps.shape, dtype=x.dtype)
-    sample_columns = columns.reshape(batch, row_length, positions)
+    if pointwise:
+        taps = None
+        sample_columns = x.reshape(batch, channels, positions)
+    else:
+        padded = np.zeros(
+            (batch, channels, *(s + b + a for s, b, a in zip(
+                input_size, geometry.pad_before, geometry.pad_after, strict=True
+            ))),
+            dtype=x.dtype,
+        )  # fmt: skip
+        padded[(slice(None), slice(None), *_unpadded(geometry, input_size))] = x
+        strides = padded.strides
+        taps = np.ndarray(
+            (batch, channels, *geometry.kernel, *out_size),
+            padded.dtype,
+            buffer=padded,
+            strides=(
+                strides[0],
+                strides[1],
+                *(st * dl for st, dl in zip(strides[2:], geometry.dilation, strict=True)),
+                *(st * s for st, s in zip(strides[2:], geometry.stride, strict=True)),
+            ),
+        )
+        columns = np.empty(taps.shape, dtype=x.dtype)
+        sample_columns = columns.reshape(batch, row_length, positions)
     matrix = weight.data.reshape(weight.shape[0], row_length)
     out = np.empty((batch, weight.shape[0], positions), dtype=x.dtype)
+    # work per split decision: a 1x1 layer moves its output (and gradient), an im2col its copy
+    forward_bytes = out.nbytes if pointwise else sample_columns.nbytes
+    backward_bytes = 2 * out.nbytes if pointwise else sample_columns.nbytes
 
     def forward(samples: range) -> None:
         part = slice(samples.start, samples.stop)
-        np.copyto(columns[part], taps[part])
+        if taps is not None:
+            np.copyto(columns[part], taps[part])
         np.matmul(matrix, sample_columns[part], out=out[part])
         if bias is not None:
             out[part] += bias.data[:, None]
 
     flops = 2 * out.size * row_length
-    _run_parts(forward, _split_batch(batch, columns.nbytes), flops)
+    _run_parts(forward, _split_batch(batch, forward_bytes), flops)
     result = out.reshape(batch, matrix.shape[0], *out_size)
 
     def backward(grad_output: np.ndarray) -> tuple[np.ndarray | None, ...]:
         grad = grad_output[None] if unbatched else grad_output
-        grad = grad.reshape(out.shape)  # a copy only if grad is not NCHW-contiguous
-        grad_padded = np.zeros_like(padded) if input.requires_grad else None
+        grad = np.ascontiguousarray(grad).reshape(out.shape)
+        grad_input = None
+        if input.requires_grad:
+            grad_input = np.empty_like(sample_columns) if pointwise else np.zeros_like(padded)
 
         def run(samples: range) -> np.ndarray | None:
             part = slice(samples.start, samples.stop)
-            if grad_padded is not None:
+            if grad_input is not None and pointwise:
+                np.matmul(matrix.T, grad[part], out=grad_input[part])
+            elif grad_input is not None:  # col2im: add each tap's rows back where they came from
                 back = np.matmul(matrix.T, grad[part]).reshape(
                     len(samples), channels, *geometry.kernel, *out_size
                 )
                 for tap in np.ndindex(channels, *geometry.kernel):
                     spatial = _tap_slices(tap[1:], geometry, out_size, (0, out_size[0]))
-                    grad_padded[(part, tap[0], *spatial)] += back[(slice(None), *tap)]
+                    grad_input[(part, tap[0], *spatial)] += back[(slice(None), *tap)]
             if not weight.requires_grad:
                 return None
             total = np.zeros_like(matrix)
@@ -848,10 +812,11 @@ def _narrow_conv(
                 total += np.matmul(grad[n], sample_columns[n].T, out=product)
             return total
 
-        partials = _run_parts(run, _split_batch(batch, columns.nbytes), 2 * flops)
-        grad_input = grad_weight = None
-        if grad_padded is not None:
-            grad_input = grad_padded[(slice(None), slice(None), *_unpadded(geometry, input_size))]
+        partials = _run_parts(run, _split_batch(batch, backward_bytes), 2 * flops)
+        grad_weight = None
+        if grad_input is not None:
+            inside = (slice(None), slice(None), *_unpadded(geometry, input_size))
+            grad_input = grad_input.reshape(x.shape) if pointwise else grad_input[inside]
             grad_input = grad_input[0] if unbatched else grad_input
         if weight.requires_grad:
             grad_weight = sum(partials[1:], partials[0]).reshape(weight.shape)
