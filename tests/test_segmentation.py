@@ -169,6 +169,36 @@ def test_task_arguments_round_trip():
     add_task_arguments(parser)
     args = parser.parse_args(["--base-channels", "4", "--context", "--scenes", "50"])
     assert task_kwargs(args)["base_channels"] == 4 and task_kwargs(args)["context"]
-    assert task_kwargs(args)["scenes"] == 50
+    assert task_kwargs(args)["scenes"] == 50 and task_kwargs(args)["train_max_objects"] is None
+    args = parser.parse_args(["--train-objects", "5"])
+    assert task_kwargs(args)["train_max_objects"] == 5
     with pytest.raises(ValueError, match="task"):
         train_task("classify", epochs=1, batch_size=1, lr=0.1, seed=0, output_dir="unused")
+
+
+def test_crowded_training_scenes_only_in_training(tmp_path, monkeypatch):
+    made = []
+    original = Scenes.__init__
+
+    def recording(self, split, num_scenes, size, max_objects, *args, **kwargs):
+        made.append((split, max_objects))
+        original(self, split, num_scenes, size, max_objects, *args, **kwargs)
+
+    monkeypatch.setattr(Scenes, "__init__", recording)
+    train_task(
+        "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=4,
+        progress=False, threads=1, **{**SMALL, "train_max_objects": 3},
+    )  # fmt: skip
+    assert made == [("val", 2), ("train", 3), ("test", 2)]
+    assert load_task_run(tmp_path)[0].train_max_objects == 3
+
+
+@pytest.mark.parametrize("crowd", [0, -2, True, 2.5])
+def test_crowded_training_scenes_bad_count(tmp_path, crowd):
+    with pytest.raises(
+        ValueError, match=f"train_max_objects must be a positive int or None, got {crowd!r}"
+    ):
+        train_task(
+            "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=4,
+            progress=False, threads=1, **{**SMALL, "train_max_objects": crowd},
+        )  # fmt: skip
