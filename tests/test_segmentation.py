@@ -202,3 +202,21 @@ def test_crowded_training_scenes_bad_count(tmp_path, crowd):
             "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=4,
             progress=False, threads=1, **{**SMALL, "train_max_objects": crowd},
         )  # fmt: skip
+
+
+def test_segment_errors_script(tmp_path):
+    from scripts.segment_errors import _box_cover, digit_table
+
+    boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 24, 24]], dtype=np.float32)
+    assert _box_cover(boxes, 0) == 0.5 and _box_cover(boxes, 1) == 0.5
+    assert _box_cover(boxes, 2) == 0.0 and _box_cover(boxes[:1], 0) == 0.0
+    train_task(
+        "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=16,
+        progress=False, threads=1, **SMALL,
+    )  # fmt: skip
+    table = digit_table(tmp_path)
+    test = Scenes("test", 4, 32, 2, (14, 18), seed=0)
+    assert len(table["right"]) == test.counts.sum()
+    assert np.array_equal(table["crowd"], np.repeat(test.counts, test.counts))
+    assert set(np.unique(table["right"])) <= {0.0, 1.0}
+    assert np.all((table["visible"] > 0) & (table["visible"] <= 1))
