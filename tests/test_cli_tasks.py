@@ -54,6 +54,7 @@ def test_predict_of_a_task_run_needs_an_output(detect_run: Path, tmp_path: Path,
         (["--task", "segment", "--model", "lenet5"], "--model: not an option of --task segment"),
         (["--task", "detect", "--data", "mnist"], "trains on --data scenes, got --data mnist"),
         (["--data", "scenes"], "--data scenes needs --task detect, segment or instance"),
+        (["--task", "segment", "--train-objects", "0"], "(--train-objects) must be a positive int"),
     ],
 )
 def test_scene_task_misuse_is_refused(argv: list[str], message: str, capsys) -> None:

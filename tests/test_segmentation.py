@@ -205,7 +205,9 @@ def test_crowded_training_scenes_only_in_training(tmp_path, monkeypatch):
 @pytest.mark.parametrize("crowd", [0, -2, True, 2.5])
 def test_crowded_training_scenes_bad_count(tmp_path, crowd):
     with pytest.raises(
-        ValueError, match=f"train_max_objects must be a positive int or None, got {crowd!r}"
+        ValueError,
+        match=rf"train_max_objects \(--train-objects\) must be a positive int or None, "
+        rf"got {crowd!r}",
     ):
         train_task(
             "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=4,

@@ -285,7 +285,9 @@ def train_task(
     config = TaskConfig(task, epochs, batch_size, lr, seed, **options)
     crowd = config.train_max_objects
     if crowd is not None and (isinstance(crowd, bool) or not isinstance(crowd, int) or crowd < 1):
-        raise ValueError(f"train_max_objects must be a positive int or None, got {crowd!r}")
+        raise ValueError(
+            f"train_max_objects (--train-objects) must be a positive int or None, got {crowd!r}"
+        )
     if limit is not None:
         config.scenes = min(config.scenes, limit)
         config.val_scenes = min(config.val_scenes, max(1, limit // 4))
