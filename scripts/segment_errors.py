@@ -18,35 +18,22 @@ import argparse
 import numpy as np
 
 import cnnkit
-from cnnkit.data.scenes import Scenes
-from cnnkit.detection.tasks import load_task_run, predict_arrays
+from cnnkit.detection.boxes import box_area, box_intersection
+from cnnkit.detection.tasks import load_task_run, predict_arrays, task_scenes
 
 
 def _box_cover(boxes: np.ndarray, k: int) -> float:
     """The largest fraction of box ``k``'s area that one of the other boxes covers."""
-    x1, y1, x2, y2 = boxes[k]
-    area = (x2 - x1) * (y2 - y1)
-    cover = 0.0
-    for j, (a1, b1, a2, b2) in enumerate(boxes):
-        if j != k:
-            width = max(0.0, min(x2, a2) - max(x1, a1))
-            height = max(0.0, min(y2, b2) - max(y1, b1))
-            cover = max(cover, width * height / area)
-    return cover
+    others = np.delete(boxes, k, axis=0)
+    if not len(others):
+        return 0.0
+    return float(box_intersection(boxes[k : k + 1], others).max() / box_area(boxes[k : k + 1])[0])
 
 
 def digit_table(run_dir: str) -> dict[str, np.ndarray]:
     """Per test digit: ``right`` (majority class correct), ``cover``, ``visible``, ``crowd``."""
     config, model = load_task_run(run_dir)
-    scenes = Scenes(
-        "test",
-        config.test_scenes,
-        config.size,
-        config.max_objects,
-        (config.scale_min, config.scale_max),
-        seed=config.seed,
-        objects=config.objects,
-    )
+    scenes = task_scenes(config, "test", config.test_scenes, config.seed)
     predictions = predict_arrays(config, model, scenes.images)
     columns: dict[str, list[float]] = {"right": [], "cover": [], "visible": [], "crowd": []}
     for index, prediction in enumerate(predictions):

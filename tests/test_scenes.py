@@ -269,13 +269,13 @@ def test_index_out_of_range(scenes):
 def test_scene_tasks_take_objects_from_the_command_line():
     import argparse
 
-    from cnnkit.detection.tasks import TaskConfig, _scenes, add_task_arguments, task_kwargs
+    from cnnkit.detection.tasks import TaskConfig, add_task_arguments, task_kwargs, task_scenes
 
     parser = argparse.ArgumentParser()
     add_task_arguments(parser)
     assert task_kwargs(parser.parse_args([]))["objects"] == "mnist"
     chosen = task_kwargs(parser.parse_args(["--objects", "fashion-mnist"]))["objects"]
-    made = _scenes(TaskConfig("detect", objects=chosen), "val", 4, seed=3)
+    made = task_scenes(TaskConfig("detect", objects=chosen), "val", 4, seed=3)
     expected = Scenes("val", num_scenes=4, seed=3, objects="fashion-mnist")
     assert made.classes == FashionMNIST.classes
     np.testing.assert_array_equal(made.images, expected.images)

@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["box_area", "box_iou", "mask_iou", "nms", "batched_nms", "mask_boxes"]
+__all__ = [
+    "box_area",
+    "box_intersection",
+    "box_iou",
+    "mask_iou",
+    "nms",
+    "batched_nms",
+    "mask_boxes",
+]
 
 
 def _boxes(boxes: Any, name: str) -> np.ndarray:
@@ -30,6 +38,26 @@ def box_area(boxes: Any) -> np.ndarray:
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
+def box_intersection(boxes1: Any, boxes2: Any) -> np.ndarray:
+    """Pairwise areas of intersection.
+
+    Shape:
+        - boxes1: ``(N, 4)``, boxes2: ``(M, 4)`` xyxy; Output: ``(N, M)`` float64
+
+    Example:
+        >>> box_intersection([[0, 0, 2, 2]], [[1, 0, 3, 2]])
+        array([[2.]])
+    """
+    boxes1, boxes2 = _boxes(boxes1, "boxes1"), _boxes(boxes2, "boxes2")
+    width = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2]) - np.maximum(
+        boxes1[:, None, 0], boxes2[None, :, 0]
+    )
+    height = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3]) - np.maximum(
+        boxes1[:, None, 1], boxes2[None, :, 1]
+    )
+    return np.clip(width, 0, None) * np.clip(height, 0, None)
+
+
 def box_iou(boxes1: Any, boxes2: Any) -> np.ndarray:
     """Pairwise intersection over union.
 
@@ -41,13 +69,7 @@ def box_iou(boxes1: Any, boxes2: Any) -> np.ndarray:
         array([[0.33333333]])
     """
     boxes1, boxes2 = _boxes(boxes1, "boxes1"), _boxes(boxes2, "boxes2")
-    width = np.minimum(boxes1[:, None, 2], boxes2[None, :, 2]) - np.maximum(
-        boxes1[:, None, 0], boxes2[None, :, 0]
-    )
-    height = np.minimum(boxes1[:, None, 3], boxes2[None, :, 3]) - np.maximum(
-        boxes1[:, None, 1], boxes2[None, :, 1]
-    )
-    intersection = np.clip(width, 0, None) * np.clip(height, 0, None)
+    intersection = box_intersection(boxes1, boxes2)
     union = box_area(boxes1)[:, None] + box_area(boxes2)[None, :] - intersection
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, intersection / union, 0.0)

@@ -72,6 +72,7 @@ __all__ = [
     "build_model",
     "evaluate_task",
     "load_task_run",
+    "task_scenes",
 ]
 
 TASKS = ("segment", "detect", "instance")
@@ -215,7 +216,9 @@ def evaluate_task(config: TaskConfig, model: nn.Module, scenes: Scenes) -> dict[
     return metrics
 
 
-def _scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
+def task_scenes(config: TaskConfig, split: str, count: int, seed: int) -> Scenes:
+    """The ``split`` scenes a run of ``config`` uses (its test set: ``"test"``,
+    ``config.test_scenes``, ``config.seed``); training scenes hold up to ``train_max_objects``."""
     max_objects = config.max_objects
     if split == "train" and config.train_max_objects is not None:
         max_objects = config.train_max_objects
@@ -301,7 +304,7 @@ def train_task(
     optimizer = optim.AdamW(model.parameters(), lr=lr, weight_decay=config.weight_decay)
     steps_per_epoch = -(-config.scenes // batch_size)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
-    val = _scenes(config, "val", config.val_scenes, seed)
+    val = task_scenes(config, "val", config.val_scenes, seed)
     history: list[dict[str, float]] = []
     shuffle = np.random.default_rng(seed)
     started = time.perf_counter()
@@ -309,7 +312,7 @@ def train_task(
         # By default a fresh set of training scenes every epoch: the generator is an endless
         # data source, so the model never sees a scene twice.
         if config.fresh_scenes or epoch == 1:
-            train = _scenes(config, "train", config.scenes, seed * 100_003 + epoch)
+            train = task_scenes(config, "train", config.scenes, seed * 100_003 + epoch)
         order = shuffle.permutation(len(train))
         model.train()
         losses = []
@@ -341,7 +344,7 @@ def train_task(
         )
         _write_run(run_dir, config, history, None)
     train_seconds = time.perf_counter() - started
-    result = evaluate_task(config, model, _scenes(config, "test", config.test_scenes, seed))
+    result = evaluate_task(config, model, task_scenes(config, "test", config.test_scenes, seed))
     result["train_seconds"] = train_seconds
     _write_run(run_dir, config, history, result)
     return result
