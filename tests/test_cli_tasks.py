@@ -67,3 +67,43 @@ def test_unknown_task_is_a_usage_error(capsys) -> None:
         main(["train", "--task", "classification"])
     assert exit_info.value.code == 2
     assert "--task" in capsys.readouterr().err
+
+
+def _train_keywords(monkeypatch, argv: list[str]) -> dict:
+    """The keywords ``cnnkit train`` passes to ``train_task`` (which is not run)."""
+    import cnnkit.detection.tasks as tasks
+
+    seen: dict = {}
+    monkeypatch.setattr(tasks, "train_task", lambda task, **kwargs: seen.update(kwargs) or {})
+    assert main(["train", *argv, "--data", "scenes", "--no-progress", "--out", "unused"]) == 0
+    return seen
+
+
+@pytest.mark.parametrize("task", ["segment", "detect", "instance"])
+def test_unset_scene_flags_take_the_task_recipe(task: str, monkeypatch) -> None:
+    from cnnkit.detection.tasks import TASK_RECIPES, TaskConfig
+
+    seen = _train_keywords(monkeypatch, ["--task", task])
+    for name, value in TASK_RECIPES[task].items():
+        assert seen[name] == value, name
+    if "train_max_objects" not in TASK_RECIPES[task]:
+        assert seen["train_max_objects"] is TaskConfig.train_max_objects
+
+
+def test_given_scene_flags_override_the_recipe(monkeypatch) -> None:
+    argv = ["--task", "segment", "--epochs", "2", "--batch-size", "4", "--lr", "0.5",
+            "--base-channels", "4", "--train-objects", "3"]  # fmt: skip
+    seen = _train_keywords(monkeypatch, argv)
+    expected = {"epochs": 2, "batch_size": 4, "lr": 0.5, "base_channels": 4}
+    assert {name: seen[name] for name in expected} == expected
+    assert seen["train_max_objects"] == 3
+
+
+def test_the_module_cli_uses_the_same_recipe(monkeypatch) -> None:
+    import cnnkit.detection.tasks as tasks
+
+    seen: dict = {}
+    monkeypatch.setattr(tasks, "train_task", lambda task, **kwargs: seen.update(kwargs) or {})
+    assert tasks._main(["train", "--task", "segment", "-o", "unused"]) == 0
+    for name, value in tasks.TASK_RECIPES["segment"].items():
+        assert seen[name] == value, name

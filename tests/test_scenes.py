@@ -272,6 +272,7 @@ def test_scene_tasks_take_objects_from_the_command_line():
     from cnnkit.detection.tasks import TaskConfig, add_task_arguments, task_kwargs, task_scenes
 
     parser = argparse.ArgumentParser()
+    parser.add_argument("--task", default="detect")
     add_task_arguments(parser)
     assert task_kwargs(parser.parse_args([]))["objects"] == "mnist"
     chosen = task_kwargs(parser.parse_args(["--objects", "fashion-mnist"]))["objects"]

@@ -12,6 +12,7 @@ from tests.helpers import assert_close
 import cnnkit
 from cnnkit.data.scenes import Scenes
 from cnnkit.detection.tasks import (
+    TASK_RECIPES,
     TaskConfig,
     add_task_arguments,
     evaluate_task,
@@ -175,12 +176,16 @@ def test_task_arguments_round_trip():
     import argparse
 
     parser = argparse.ArgumentParser()
+    parser.add_argument("--task", default="detect")
     add_task_arguments(parser)
     args = parser.parse_args(["--base-channels", "4", "--context", "--scenes", "50"])
     assert task_kwargs(args)["base_channels"] == 4 and task_kwargs(args)["context"]
     assert task_kwargs(args)["scenes"] == 50 and task_kwargs(args)["train_max_objects"] is None
     args = parser.parse_args(["--train-objects", "5"])
     assert task_kwargs(args)["train_max_objects"] == 5
+    # without the command line's --epochs/--batch-size/--lr, the recipe's
+    assert task_kwargs(args)["epochs"] == TASK_RECIPES["detect"]["epochs"]
+    assert task_kwargs(parser.parse_args(["--task", "segment"]))["train_max_objects"] == 12
     with pytest.raises(ValueError, match="task"):
         train_task("classify", epochs=1, batch_size=1, lr=0.1, seed=0, output_dir="unused")
 

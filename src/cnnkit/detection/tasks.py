@@ -17,7 +17,9 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
   image files and draws boxes with labels and scores, or coloured masks, onto each image
   (several images: ``output_path`` is a directory). Returns the predictions per image.
 - ``add_task_arguments(parser)`` adds the task-specific flags (``--task``, ``--base-channels``,
-  ``--scenes``...); ``task_kwargs(args)`` turns parsed flags into ``train_task`` keywords.
+  ``--scenes``...); ``task_kwargs(args)`` turns parsed flags into ``train_task`` keywords. A
+  flag left unset takes the task's ``TASK_RECIPES`` entry (the settings of the measured runs in
+  docs/predictions), then ``TaskConfig``'s default.
 
 ``cnnkit train --task detect|segment|instance --data scenes`` and ``cnnkit predict RUN_DIR
 IMAGE -o OUT`` call these (``cnnkit.training.cli``).
@@ -69,6 +71,8 @@ __all__ = [
     "predict_task",
     "add_task_arguments",
     "task_kwargs",
+    "TASK_RECIPES",
+    "describe_recipes",
     "build_model",
     "evaluate_task",
     "load_task_run",
@@ -79,6 +83,20 @@ TASKS = ("segment", "detect", "instance")
 SEMANTIC_CLASSES = 1 + len(SCENE_CLASSES)
 IGNORE_INDEX = -100
 PRIMARY_METRIC = {"segment": "miou", "detect": "map_50", "instance": "mask_map_50"}
+# What an unset command-line flag means per task: the settings of the runs whose numbers the
+# README and docs/predictions report, so that ``cnnkit train --task segment --data scenes``
+# alone trains the documented model. The Python API keeps TaskConfig's plain defaults.
+TASK_RECIPES: dict[str, dict[str, Any]] = {
+    "segment": {
+        "epochs": 37,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "base_channels": 16,
+        "train_max_objects": 12,
+    },
+    "detect": {"epochs": 28, "batch_size": 16, "lr": 1e-2, "base_channels": 8},
+    "instance": {"epochs": 10, "batch_size": 16, "lr": 1e-2, "base_channels": 8},
+}
 # Instance masks are only as good as the foreground mask they are cut from: weigh it up.
 FOREGROUND_LOSS_WEIGHT = 2.0
 
@@ -470,15 +488,14 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--base-channels",
         type=int,
-        default=TaskConfig.base_channels,
-        help="width of the U-Net's first stage",
+        help="width of the network's first stage (default: the task's recipe)",
     )
     parser.add_argument("--depth", type=int, default=TaskConfig.depth, help="U-Net poolings")
     parser.add_argument(
         "--train-objects",
         type=int,
-        default=TaskConfig.train_max_objects,
-        help="objects per training scene at most (default: as in the test scenes, 3)",
+        help="objects per training scene at most (default: the task's recipe, else as in "
+        "the test scenes, 3)",
     )
     parser.add_argument(
         "--context",
@@ -506,13 +523,38 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def describe_recipes() -> str:
+    """``TASK_RECIPES`` in words, for ``--help``."""
+    names = {"train_max_objects": "train-objects"}
+    return "Unset flags take the task's recipe (the settings of the documented runs): " + "; ".join(
+        f"{task} "
+        + ", ".join(f"--{names.get(k, k).replace('_', '-')} {v:g}" for k, v in recipe.items())
+        for task, recipe in TASK_RECIPES.items()
+    ) + "."
+
+
 def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """``train_task`` keywords from flags added by ``add_task_arguments``."""
+    """``train_task`` keywords from the parsed flags of ``add_task_arguments`` and ``args.task``.
+
+    ``epochs``, ``batch_size`` and ``lr`` come from ``args`` too where the command line has
+    them; those unset (None or absent) and the unset scene flags come from ``TASK_RECIPES``.
+    """
+    recipe = TASK_RECIPES[args.task]
+    given = vars(args)
+
+    def chosen(name: str, given: Any) -> Any:
+        if given is not None:
+            return given
+        return recipe.get(name, getattr(TaskConfig, name))
+
     return {
+        "epochs": chosen("epochs", given.get("epochs")),
+        "batch_size": chosen("batch_size", given.get("batch_size")),
+        "lr": chosen("lr", given.get("lr")),
         "scenes": args.scenes,
-        "base_channels": args.base_channels,
+        "base_channels": chosen("base_channels", args.base_channels),
         "depth": args.depth,
-        "train_max_objects": args.train_objects,
+        "train_max_objects": chosen("train_max_objects", args.train_objects),
         "context": args.context,
         "multiscale": args.multiscale,
         "test_scenes": args.test_scenes,
@@ -523,12 +565,14 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnkit.detection.tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train a scene task")
+    train = commands.add_parser(
+        "train", help="train a scene task", description=describe_recipes()
+    )
     train.add_argument("--task", choices=TASKS, required=True, help="what to train")
     add_task_arguments(train)
-    train.add_argument("--epochs", type=int, default=10)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=TaskConfig.lr)
+    train.add_argument("--epochs", type=int, help="default: the task's recipe")
+    train.add_argument("--batch-size", type=int, help="default: the task's recipe")
+    train.add_argument("--lr", type=float, help="default: the task's recipe")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--limit", type=int, default=None)
     train.add_argument("--threads", type=int, default=None)
@@ -541,9 +585,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train":
         result = train_task(
             args.task,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
             seed=args.seed,
             output_dir=args.output_dir,
             limit=args.limit,

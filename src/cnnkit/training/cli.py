@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cnnkit.detection.tasks import TASKS, add_task_arguments
+from cnnkit.detection.tasks import TASKS, add_task_arguments, describe_recipes
 from cnnkit.models import MODELS
 from cnnkit.training.checkpoint import CheckpointError
 from cnnkit.training.datasets import DATASETS
@@ -92,7 +92,7 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _train_scene_task(args: argparse.Namespace) -> int:
-    from cnnkit.detection.tasks import TaskConfig, task_kwargs, train_task
+    from cnnkit.detection.tasks import task_kwargs, train_task
 
     classification_only = ("model", "optimizer", "scheduler", "momentum", "weight_decay",
                            "augment", "limit_test", "resume")  # fmt: skip
@@ -106,9 +106,6 @@ def _train_scene_task(args: argparse.Namespace) -> int:
     print(f"training {args.task} on synthetic {args.objects} scenes -> {output_dir}")
     result = train_task(
         args.task,
-        epochs=args.epochs or TaskConfig.epochs,
-        batch_size=args.batch_size or TaskConfig.batch_size,
-        lr=args.lr or TaskConfig.lr,
         seed=args.seed or 0,
         output_dir=output_dir,
         limit=args.limit_train,
@@ -267,7 +264,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--out", help="run directory (default runs/<model>-<data>-<time>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
-    scene_flags = train.add_argument_group("scene tasks (--task detect, segment, instance)")
+    scene_flags = train.add_argument_group(
+        "scene tasks (--task detect, segment, instance)", description=describe_recipes()
+    )
     add_task_arguments(scene_flags)
     _common(train)
     train.set_defaults(func=_guarded("train", _train))
