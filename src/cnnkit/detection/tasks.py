@@ -16,9 +16,10 @@ Contract for the command line (``cnnkit train --task ... --data scenes``, ``cnnk
 - ``predict_task(run_dir, image_paths, output_path) -> list[dict]`` runs a trained model on
   image files and draws boxes with labels and scores, or coloured masks, onto each image
   (several images: ``output_path`` is a directory). Returns the predictions per image.
-- ``add_task_arguments(parser)`` adds the task-specific flags (``--task``, ``--base-channels``,
-  ``--scenes``...); ``task_kwargs(args)`` turns parsed flags into ``train_task`` keywords. A
-  flag left unset takes the task's ``TASK_RECIPES`` entry (the settings of the measured runs in
+- ``add_task_arguments(parser)`` adds the scene-task flags (``--base-channels``, ``--scenes``...;
+  each command line adds its own ``--task``, ``--epochs``, ``--batch-size`` and ``--lr``);
+  ``task_kwargs(args)`` turns the parsed flags into ``train_task`` keywords. A flag left unset
+  takes the task's ``TASK_RECIPES`` entry (the settings of the measured runs in
   docs/predictions), then ``TaskConfig``'s default.
 
 ``cnnkit train --task detect|segment|instance --data scenes`` and ``cnnkit predict RUN_DIR
