@@ -35,6 +35,7 @@ GEMM_SIZE = 2048
 GEMM_CASES = [f"gemm {GEMM_SIZE}^3 float32"]
 CHANNELS_LAST = "torch-channels-last"
 SECTIONS = ("train", "conv", "gemm", "inference", "memory")
+TARGET_MODELS = ("lenet5", "vgg-small", "resnet20")  # training throughput targets of the issue
 
 
 def build(case: str, side: str, threads: int) -> Callable[[], object]:
@@ -66,13 +67,12 @@ def _gemm(side: str, threads: int) -> Callable[[], object]:
 def _torch_channels_last_step(label: str, threads: int) -> Callable[[], object]:
     """``benchmarks.train``'s PyTorch step with model and batch in channels_last layout."""
     import torch
-    from tests.torch_twins import TWINS
 
     case = train._case(label)
     images, labels = train._batch(case)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    twin = TWINS[case.model](10, case.in_channels).train().to(memory_format=torch.channels_last)
+    twin = train.torch_model(case).to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(twin.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     x = torch.from_numpy(images).contiguous(memory_format=torch.channels_last)
     y = torch.from_numpy(labels)
@@ -120,9 +120,17 @@ def _train_rows(best: dict[str, dict[str, float]]) -> list[Row]:
     for case in train.TRAIN_CASES:
         label = case.label()
         ours = case.batch / best["cnnkit"][label]
+        # The issue's targets are on the classification models; the U-Net row is information.
+        judged = case.model in TARGET_MODELS
         rows.append(
             Row(
-                f"{label} vs NCHW", ours, case.batch / best["torch"][label], "img/s", 0.0, 1.0, True
+                f"{label} vs NCHW",
+                ours,
+                case.batch / best["torch"][label],
+                "img/s",
+                0.0,
+                1.0 if judged else 0.0,
+                True,
             )
         )
         if case.model != "lenet5" and label in best.get(CHANNELS_LAST, {}):
@@ -133,7 +141,7 @@ def _train_rows(best: dict[str, dict[str, float]]) -> list[Row]:
                     case.batch / best[CHANNELS_LAST][label],
                     "img/s",
                     0.0,
-                    0.8,
+                    0.8 if judged else 0.0,
                     True,
                 )
             )
