@@ -221,7 +221,7 @@ def test_crowded_training_scenes_bad_count(tmp_path, crowd):
 
 
 def test_segment_errors_script(tmp_path):
-    from scripts.segment_errors import _box_cover, digit_table
+    from scripts.segment_errors import _box_cover, digit_table, held_out_predictions
 
     boxes = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 24, 24]], dtype=np.float32)
     assert _box_cover(boxes, 0) == 0.5 and _box_cover(boxes, 1) == 0.5
@@ -230,9 +230,24 @@ def test_segment_errors_script(tmp_path):
         "segment", epochs=1, batch_size=4, lr=1e-2, seed=0, output_dir=tmp_path, limit=16,
         progress=False, threads=1, **SMALL,
     )  # fmt: skip
-    table = digit_table(tmp_path)
+    scenes, predicted = held_out_predictions(tmp_path)
+    table = digit_table(scenes, predicted)
     test = Scenes("test", 4, 32, 2, (14, 18), seed=0)
+    np.testing.assert_array_equal(scenes.images, test.images)
+    assert len(predicted) == 4 and predicted[0].shape == (32, 32)
     assert len(table["right"]) == test.counts.sum()
     assert np.array_equal(table["crowd"], np.repeat(test.counts, test.counts))
     assert set(np.unique(table["right"])) <= {0.0, 1.0}
     assert np.all((table["visible"] > 0) & (table["visible"] <= 1))
+
+
+def test_vote_by_true_digits():
+    from scripts.segment_errors import vote_by_true_digits
+
+    instances = np.array([[1, 1, 1, 0, 2, 2], [1, 1, 0, 0, 2, 2]])
+    semantic = np.array([[3, 3, 5, 0, 7, 0], [3, 0, 4, 4, 7, 9]])
+    voted = vote_by_true_digits(semantic, instances)
+    # digit 1: its predicted digit pixels 3, 3, 5, 3 all become 3, its missed pixel stays 0;
+    # digit 2: 7, 7, 9 -> 7; pixels outside the true digits (the 4 at column 3) are kept
+    np.testing.assert_array_equal(voted, [[3, 3, 3, 0, 7, 0], [3, 0, 4, 4, 7, 7]])
+    np.testing.assert_array_equal(semantic[0], [3, 3, 5, 0, 7, 0])  # input untouched

@@ -76,6 +76,7 @@ __all__ = [
     "describe_recipes",
     "build_model",
     "evaluate_task",
+    "semantic_metrics",
     "load_task_run",
     "task_scenes",
 ]
@@ -213,18 +214,33 @@ def predict_arrays(
     return results
 
 
+def semantic_metrics(
+    predicted: Sequence[np.ndarray], truth: Sequence[np.ndarray]
+) -> dict[str, float]:
+    """``miou``, ``pixel_accuracy``, ``foreground_iou`` and ``class_accuracy`` of label maps.
+
+    Shape:
+        - predicted, truth: per image an ``(H, W)`` map of labels in ``[0, SEMANTIC_CLASSES)``
+    """
+    confusion = sum(
+        confusion_matrix(p, t, SEMANTIC_CLASSES) for p, t in zip(predicted, truth, strict=True)
+    )
+    miou, _ = mean_iou(confusion)
+    foreground, classes = foreground_and_class(confusion)
+    return {
+        "miou": miou,
+        "pixel_accuracy": float(np.trace(confusion) / confusion.sum()),
+        "foreground_iou": foreground,
+        "class_accuracy": classes,
+    }
+
+
 def evaluate_task(config: TaskConfig, model: nn.Module, scenes: Scenes) -> dict[str, float]:
     """The task's metrics on ``scenes`` (see the module docstring for the names)."""
     predictions = predict_arrays(config, model, scenes.images)
     metrics: dict[str, float] = {}
     if "semantic" in predictions[0]:
-        confusion = sum(
-            confusion_matrix(p["semantic"], t, SEMANTIC_CLASSES)
-            for p, t in zip(predictions, scenes.semantic, strict=True)
-        )
-        metrics["miou"], _ = mean_iou(confusion)
-        metrics["pixel_accuracy"] = float(np.trace(confusion) / confusion.sum())
-        metrics["foreground_iou"], metrics["class_accuracy"] = foreground_and_class(confusion)
+        metrics.update(semantic_metrics([p["semantic"] for p in predictions], scenes.semantic))
     if "boxes" in predictions[0]:
         targets = [scenes.target(i) for i in range(len(scenes))]
         boxes = average_precision(predictions, targets, len(SCENE_CLASSES), "bbox")
@@ -526,12 +542,14 @@ def add_task_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe_recipes() -> str:
     """``TASK_RECIPES`` in words, for ``--help``."""
-    names = {"train_max_objects": "train-objects"}
-    return "Unset flags take the task's recipe (the settings of the documented runs): " + "; ".join(
+    flags = {"train_max_objects": "train-objects"}
+    recipes = [
         f"{task} "
-        + ", ".join(f"--{names.get(k, k).replace('_', '-')} {v:g}" for k, v in recipe.items())
+        + ", ".join(f"--{flags.get(k, k).replace('_', '-')} {v:g}" for k, v in recipe.items())
         for task, recipe in TASK_RECIPES.items()
-    ) + "."
+    ]
+    intro = "Unset flags take the task's recipe (the settings of the documented runs)"
+    return f"{intro}: {'; '.join(recipes)}."
 
 
 def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -566,9 +584,7 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def _main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnkit.detection.tasks")
     commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser(
-        "train", help="train a scene task", description=describe_recipes()
-    )
+    train = commands.add_parser("train", help="train a scene task", description=describe_recipes())
     train.add_argument("--task", choices=TASKS, required=True, help="what to train")
     add_task_arguments(train)
     train.add_argument("--epochs", type=int, help="default: the task's recipe")
