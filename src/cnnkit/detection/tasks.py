@@ -559,17 +559,17 @@ def task_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     them; those unset (None or absent) and the unset scene flags come from ``TASK_RECIPES``.
     """
     recipe = TASK_RECIPES[args.task]
-    given = vars(args)
+    flags = vars(args)
 
-    def chosen(name: str, given: Any) -> Any:
-        if given is not None:
-            return given
+    def chosen(name: str, value: Any) -> Any:
+        if value is not None:
+            return value
         return recipe.get(name, getattr(TaskConfig, name))
 
     return {
-        "epochs": chosen("epochs", given.get("epochs")),
-        "batch_size": chosen("batch_size", given.get("batch_size")),
-        "lr": chosen("lr", given.get("lr")),
+        "epochs": chosen("epochs", flags.get("epochs")),
+        "batch_size": chosen("batch_size", flags.get("batch_size")),
+        "lr": chosen("lr", flags.get("lr")),
         "scenes": args.scenes,
         "base_channels": chosen("base_channels", args.base_channels),
         "depth": args.depth,
