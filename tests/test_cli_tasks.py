@@ -55,6 +55,11 @@ def test_predict_of_a_task_run_needs_an_output(detect_run: Path, tmp_path: Path,
         (["--task", "detect", "--data", "mnist"], "trains on --data scenes, got --data mnist"),
         (["--data", "scenes"], "--data scenes needs --task detect, segment or instance"),
         (["--task", "segment", "--train-objects", "0"], "(--train-objects) must be a positive int"),
+        (["--task", "segment", "--scenes", "0"], "scenes (--scenes) must be a positive int, got 0"),
+        (["--task", "detect", "--test-scenes", "-1"], "(--test-scenes) must be a positive int"),
+        (["--task", "segment", "--base-channels", "0"], "(--base-channels) must be a positive"),
+        (["--task", "instance", "--depth", "0"], "depth (--depth) must be a positive int, got 0"),
+        (["--task", "segment", "--depth", "7"], "64-pixel scenes evenly at every pooling"),
     ],
 )
 def test_scene_task_misuse_is_refused(argv: list[str], message: str, capsys) -> None:

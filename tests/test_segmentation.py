@@ -251,3 +251,20 @@ def test_vote_by_true_digits():
     # digit 2: 7, 7, 9 -> 7; pixels outside the true digits (the 4 at column 3) are kept
     np.testing.assert_array_equal(voted, [[3, 3, 3, 0, 7, 0], [3, 0, 4, 4, 7, 7]])
     np.testing.assert_array_equal(semantic[0], [3, 3, 5, 0, 7, 0])  # input untouched
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"epochs": 0}, r"epochs \(--epochs\) must be a positive int, got 0"),
+        ({"batch_size": 2.5}, r"batch_size \(--batch-size\) must be a positive int, got 2.5"),
+        ({"val_scenes": 0}, r"^val_scenes must be a positive int, got 0"),
+        ({"depth": True}, r"depth \(--depth\) must be a positive int, got True"),
+        ({"size": 48, "depth": 5}, r"halve the 48-pixel scenes evenly"),
+    ],
+)
+def test_train_task_refuses_bad_settings_up_front(tmp_path, settings, message):
+    arguments = {"epochs": 1, "batch_size": 4, "lr": 1e-2, "seed": 0, **settings}
+    with pytest.raises(ValueError, match=message):
+        train_task("segment", output_dir=tmp_path / "run", **arguments)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -291,6 +291,37 @@ def _write_run(run_dir: Path, config: TaskConfig, history: list, result: dict | 
     )
 
 
+# The TaskConfig fields a user sets, with the command-line flag that sets each (for messages).
+_POSITIVE_FIELDS = {
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "scenes": "--scenes",
+    "val_scenes": None,
+    "test_scenes": "--test-scenes",
+    "base_channels": "--base-channels",
+    "depth": "--depth",
+    "max_objects": None,
+    "train_max_objects": "--train-objects",
+}
+
+
+def _check_config(config: TaskConfig) -> None:
+    """Refuse settings that would otherwise fail deep inside training, naming field and flag."""
+    for field, flag in _POSITIVE_FIELDS.items():
+        value = getattr(config, field)
+        if field == "train_max_objects" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            name = f"{field} ({flag})" if flag else field
+            allowed = "a positive int or None" if field == "train_max_objects" else "a positive int"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    if config.size % 2**config.depth:
+        raise ValueError(
+            f"depth (--depth) must halve the {config.size}-pixel scenes evenly at every pooling "
+            f"(size divisible by 2**depth), got depth {config.depth}"
+        )
+
+
 def train_task(
     task: str,
     *,
@@ -321,11 +352,7 @@ def train_task(
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     config = TaskConfig(task, epochs, batch_size, lr, seed, **options)
-    crowd = config.train_max_objects
-    if crowd is not None and (isinstance(crowd, bool) or not isinstance(crowd, int) or crowd < 1):
-        raise ValueError(
-            f"train_max_objects (--train-objects) must be a positive int or None, got {crowd!r}"
-        )
+    _check_config(config)
     if limit is not None:
         config.scenes = min(config.scenes, limit)
         config.val_scenes = min(config.val_scenes, max(1, limit // 4))
