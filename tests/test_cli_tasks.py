@@ -74,12 +74,18 @@ def test_unknown_task_is_a_usage_error(capsys) -> None:
     assert "--task" in capsys.readouterr().err
 
 
-def _train_keywords(monkeypatch, argv: list[str]) -> dict:
-    """The keywords ``cnnkit train`` passes to ``train_task`` (which is not run)."""
+def _record_train_task(monkeypatch) -> dict:
+    """Replace ``train_task`` (not run); the returned dict receives the keywords it is given."""
     import cnnkit.detection.tasks as tasks
 
     seen: dict = {}
     monkeypatch.setattr(tasks, "train_task", lambda task, **kwargs: seen.update(kwargs) or {})
+    return seen
+
+
+def _train_keywords(monkeypatch, argv: list[str]) -> dict:
+    """The keywords ``cnnkit train`` passes to ``train_task``."""
+    seen = _record_train_task(monkeypatch)
     assert main(["train", *argv, "--data", "scenes", "--no-progress", "--out", "unused"]) == 0
     return seen
 
@@ -107,8 +113,7 @@ def test_given_scene_flags_override_the_recipe(monkeypatch) -> None:
 def test_the_module_cli_uses_the_same_recipe(monkeypatch) -> None:
     import cnnkit.detection.tasks as tasks
 
-    seen: dict = {}
-    monkeypatch.setattr(tasks, "train_task", lambda task, **kwargs: seen.update(kwargs) or {})
+    seen = _record_train_task(monkeypatch)
     assert tasks._main(["train", "--task", "segment", "-o", "unused"]) == 0
     for name, value in tasks.TASK_RECIPES["segment"].items():
         assert seen[name] == value, name
